@@ -1,0 +1,532 @@
+"""The store on a SQL database through SQLAlchemy Core; SQLite and PostgreSQL subclass it.
+
+Every write is one transaction. A save updates the agent row first with a version check
+(``WHERE version = :expected``), so concurrent writers serialise on that row and exactly one wins;
+chunks are then replaced and the version snapshotted before the commit.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from agents_store.backends._tables import agent_runs, agent_versions, agents, chunks, users
+from agents_store.documents import definition_to_dict
+from agents_store.errors import (
+    AgentNotFound,
+    SchemaError,
+    StoreError,
+    StoreUnavailable,
+    VersionConflict,
+    VersionNotFound,
+)
+from agents_store.migrations import migrations_for
+from agents_store.models import (
+    AGENT_STATUS_RULES,
+    Agent,
+    AgentDefinition,
+    AgentStatus,
+    AgentSummary,
+    Chunk,
+    ChunkStatus,
+)
+from agents_store.settings import LOCAL_USER_ID
+from agents_store.store import (
+    UNSET,
+    AgentPage,
+    AgentQuery,
+    AgentStore,
+    RunRecord,
+    RunStatus,
+    VersionInfo,
+    _Unset,
+)
+
+__all__ = ["SqlAgentStore"]
+
+_MIGRATIONS_TABLE = "agentctl_migrations"
+_HEX = re.compile(r"^[0-9a-f]{1,32}$")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _status_expression() -> sa.ColumnElement[str]:
+    """``AGENT_STATUS_RULES`` as one SQL CASE over an agent's chunks (aggregate)."""
+    total = sa.func.count()
+    whens: list[tuple[sa.ColumnElement[bool], str]] = [(total == 0, AgentStatus.NOT_STARTED.value)]
+    for result, quantifier, members in AGENT_STATUS_RULES:
+        hits = sa.func.sum(sa.case((chunks.c.status.in_([m.value for m in members]), 1), else_=0))
+        whens.append(((hits > 0) if quantifier == "any" else (hits == total), result.value))
+    return sa.case(*whens, else_=AgentStatus.INCOMPLETE.value)
+
+
+_STATUS_OF_AGENT = _status_expression()
+
+
+class SqlAgentStore(AgentStore):
+    """``AgentStore`` on SQLAlchemy Core. Subclasses give the engine and the migration folder."""
+
+    migrations_folder: ClassVar[str]
+
+    def __init__(self, engine: Engine, *, display_url: str) -> None:
+        self._engine = engine
+        self._display_url = display_url
+        self._migrate()
+        self.ensure_user(LOCAL_USER_ID, "local")
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def _lock_for_migration(self, conn: Connection) -> None:
+        """Hold a lock so that two processes opening a new database do not both migrate it."""
+
+    def _run_script(self, conn: Connection, sql: str) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Translate database errors into the store's own, keeping the cause."""
+        try:
+            yield
+        except sa.exc.IntegrityError as e:
+            raise StoreError(f"the database refused the write: {_first_line(e.orig)}") from e
+        except sa.exc.DBAPIError as e:
+            if e.connection_invalidated or isinstance(e, sa.exc.OperationalError):
+                raise StoreUnavailable(
+                    f"cannot use the database at {self._display_url}: {_first_line(e.orig)}"
+                ) from e
+            raise StoreError(f"database error: {_first_line(e.orig)}") from e
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._errors(), self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._errors(), self._engine.connect() as conn:
+            conn.execution_options(agentctl_write=True)
+            with conn.begin():
+                yield conn
+
+    def _migrate(self) -> None:
+        known = migrations_for(self.migrations_folder)
+        with self._write() as conn:
+            self._lock_for_migration(conn)
+            conn.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {_MIGRATIONS_TABLE} "
+                "(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            applied = {
+                row[0]
+                for row in conn.exec_driver_sql(f"SELECT version FROM {_MIGRATIONS_TABLE}")  # noqa: S608 - a constant
+            }
+            unknown = applied - {m.version for m in known}
+            if unknown:
+                raise SchemaError(
+                    f"the database at {self._display_url} has schema {max(unknown)}, newer than this "
+                    "agentctl knows; upgrade agentctl"
+                )
+            for migration in known:
+                if migration.version in applied:
+                    continue
+                self._run_script(conn, migration.sql)
+                conn.execute(
+                    sa.text(f"INSERT INTO {_MIGRATIONS_TABLE} (version, applied_at) VALUES (:v, :t)"),  # noqa: S608
+                    {"v": migration.version, "t": _now().isoformat()},
+                )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # ------------------------------------------------------------------ users
+
+    def ensure_user(self, user_id: uuid.UUID, name: str, email: str | None = None) -> None:
+        with self._read() as conn:
+            exists = conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).first()
+        if exists:
+            return
+        with self._write() as conn:
+            if conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).first() is None:
+                conn.execute(sa.insert(users).values(id=user_id, name=name, email=email, created_at=_now()))
+
+    # ------------------------------------------------------------------ agents
+
+    def create(
+        self, definition: AgentDefinition, *, user_id: uuid.UUID | None = None, author: str | None = None
+    ) -> Agent:
+        owner = user_id or LOCAL_USER_ID
+        agent = Agent.from_definition(definition, user_id=owner)
+        now = _now()
+        with self._write() as conn:
+            conn.execute(
+                sa.insert(agents).values(
+                    id=agent.id,
+                    user_id=owner,
+                    **_agent_columns(agent),
+                    status=agent.status.value,
+                    version=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            self._insert_chunks(conn, agent, now)
+            self._snapshot(conn, agent, 1, author, now)
+        return _stamped(agent, version=1, created_at=now, updated_at=now)
+
+    def save(
+        self,
+        agent: Agent,
+        *,
+        expected_version: int | _Unset | None = UNSET,
+        author: str | None = None,
+    ) -> Agent:
+        expected = agent.version if isinstance(expected_version, _Unset) else expected_version
+        now = _now()
+        with self._write() as conn:
+            condition = agents.c.id == agent.id
+            if expected is not None:
+                condition = condition & (agents.c.version == expected)
+            row = conn.execute(
+                sa.update(agents)
+                .where(condition)
+                .values(
+                    **_agent_columns(agent),
+                    status=agent.status.value,
+                    version=agents.c.version + 1,
+                    updated_at=now,
+                )
+                .returning(agents.c.version, agents.c.created_at)
+            ).first()
+            if row is None:
+                current = conn.execute(
+                    sa.select(agents.c.version).where(agents.c.id == agent.id)
+                ).scalar_one_or_none()
+                if current is None:
+                    raise AgentNotFound(f"no agent {agent.id}")
+                raise VersionConflict(str(agent.id), expected or 0, current)
+            version, created_at = row
+            conn.execute(sa.delete(chunks).where(chunks.c.agent_id == agent.id))
+            self._insert_chunks(conn, agent, now)
+            self._snapshot(conn, agent, version, author, now)
+        return _stamped(agent, version=version, created_at=created_at, updated_at=now)
+
+    def _insert_chunks(self, conn: Connection, agent: Agent, now: datetime) -> None:
+        if not agent.chunks:
+            return
+        conn.execute(
+            sa.insert(chunks),
+            [
+                {
+                    "id": c.id,
+                    "agent_id": agent.id,
+                    "order": c.order,
+                    "name": c.name,
+                    "start_time": c.start_time,
+                    "end_time": c.end_time,
+                    "status": c.status.value,
+                    "retries": c.retries,
+                    "learned_actions": [a.model_dump(mode="json", by_alias=True) for a in c.actions],
+                    "error_details": c.error_details,
+                    "attempts": c.attempts,
+                    "last_run_id": c.last_run_id,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for c in agent.chunks
+            ],
+        )
+
+    def _snapshot(
+        self, conn: Connection, agent: Agent, version: int, author: str | None, now: datetime
+    ) -> None:
+        conn.execute(
+            sa.insert(agent_versions).values(
+                agent_id=agent.id,
+                version=version,
+                snapshot=definition_to_dict(agent.definition()),
+                author=author,
+                created_at=now,
+            )
+        )
+
+    def get(self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> Agent:
+        with self._read() as conn:
+            query = sa.select(agents).where(agents.c.id == agent_id)
+            if user_id is not None:
+                query = query.where(agents.c.user_id == user_id)
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                raise AgentNotFound(f"no agent {agent_id}")
+            chunk_rows = conn.execute(
+                sa.select(chunks).where(chunks.c.agent_id == agent_id).order_by(chunks.c.order)
+            ).mappings()
+            return _agent_from_rows(row, list(chunk_rows))
+
+    def list_agents(self, query: AgentQuery | None = None) -> AgentPage:
+        query = query or AgentQuery()
+        conditions: list[sa.ColumnElement[bool]] = []
+        if query.user_id is not None:
+            conditions.append(agents.c.user_id == query.user_id)
+        if query.status is not None:
+            conditions.append(agents.c.status == query.status.value)
+        if query.text:
+            conditions.append(
+                sa.or_(
+                    agents.c.name.icontains(query.text, autoescape=True),
+                    agents.c.description.icontains(query.text, autoescape=True),
+                )
+            )
+        sort_column: sa.ColumnElement[Any] = agents.c[query.sort]
+        if query.sort == "name":
+            sort_column = sa.func.lower(sort_column)  # people sort names without regard to case
+        order = sort_column.desc() if query.descending else sort_column.asc()
+        tiebreak = agents.c.id.desc() if query.descending else agents.c.id.asc()
+        chunk_count = (
+            sa.select(sa.func.count())
+            .where(chunks.c.agent_id == agents.c.id)
+            .correlate(agents)
+            .scalar_subquery()
+        )
+        page = (
+            sa.select(
+                agents.c.id,
+                agents.c.name,
+                agents.c.description,
+                agents.c.status,
+                agents.c.version,
+                agents.c.created_at,
+                agents.c.updated_at,
+                agents.c.user_id,
+                agents.c.last_run_at,
+                chunk_count.label("chunk_count"),
+            )
+            .where(*conditions)
+            .order_by(order, tiebreak)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        count = sa.select(sa.func.count()).select_from(agents).where(*conditions)
+        with self._read() as conn:
+            items = [AgentSummary.model_validate(dict(r)) for r in conn.execute(page).mappings()]
+            total = conn.execute(count).scalar_one()
+        return AgentPage(items=items, total=total, limit=query.limit, offset=query.offset)
+
+    def find_ids(self, ref: str, *, user_id: uuid.UUID | None = None, limit: int = 6) -> list[uuid.UUID]:
+        owner = [agents.c.user_id == user_id] if user_id is not None else []
+        hex_ref = ref.replace("-", "").lower()
+        with self._read() as conn:
+            if _HEX.match(hex_ref):
+                low = uuid.UUID(hex_ref.ljust(32, "0"))
+                high = uuid.UUID(hex_ref.ljust(32, "f"))
+                found = list(
+                    conn.execute(
+                        sa.select(agents.c.id)
+                        .where(agents.c.id >= low, agents.c.id <= high, *owner)
+                        .order_by(agents.c.id)
+                        .limit(limit)
+                    ).scalars()
+                )
+                if found:
+                    return found
+            return list(
+                conn.execute(
+                    sa.select(agents.c.id)
+                    .where(sa.func.lower(agents.c.name) == ref.lower(), *owner)
+                    .order_by(agents.c.created_at)
+                    .limit(limit)
+                ).scalars()
+            )
+
+    def delete(self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> None:
+        with self._write() as conn:
+            condition = agents.c.id == agent_id
+            if user_id is not None:
+                condition = condition & (agents.c.user_id == user_id)
+            # Children first: SQLite enforces ON DELETE CASCADE only with foreign_keys on, and
+            # explicit deletes keep the operation correct whatever the connection's pragmas.
+            if conn.execute(sa.select(agents.c.id).where(condition)).first() is None:
+                raise AgentNotFound(f"no agent {agent_id}")
+            for table in (chunks, agent_versions, agent_runs):
+                conn.execute(sa.delete(table).where(table.c.agent_id == agent_id))
+            conn.execute(sa.delete(agents).where(agents.c.id == agent_id))
+
+    # ------------------------------------------------------------------ run state
+
+    def update_chunk_status(
+        self,
+        chunk_id: uuid.UUID,
+        status: ChunkStatus,
+        *,
+        error_details: dict[str, Any] | _Unset | None = UNSET,
+        attempts: int | None = None,
+        run_id: uuid.UUID | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": ChunkStatus(status).value, "updated_at": _now()}
+        if not isinstance(error_details, _Unset):
+            values["error_details"] = error_details
+        if attempts is not None:
+            values["attempts"] = attempts
+        if run_id is not None:
+            values["last_run_id"] = run_id
+        with self._write() as conn:
+            agent_id = conn.execute(
+                sa.update(chunks).where(chunks.c.id == chunk_id).values(**values).returning(chunks.c.agent_id)
+            ).scalar_one_or_none()
+            if agent_id is None:
+                raise AgentNotFound(f"no chunk {chunk_id}")
+            self._refresh_status(conn, agent_id)
+
+    def _refresh_status(self, conn: Connection, agent_id: uuid.UUID) -> None:
+        derived = sa.select(_STATUS_OF_AGENT).where(chunks.c.agent_id == agent_id).scalar_subquery()
+        conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(status=derived))
+
+    def record_run(self, run: RunRecord) -> None:
+        values = run.model_dump(mode="python")
+        values["status"] = run.status.value
+        values["params"] = run.params
+        with self._write() as conn:
+            exists = conn.execute(sa.select(agents.c.id).where(agents.c.id == run.agent_id)).first()
+            if exists is None:
+                raise AgentNotFound(f"no agent {run.agent_id}")
+            updated = conn.execute(
+                sa.update(agent_runs).where(agent_runs.c.flow_run_id == run.flow_run_id).values(**values)
+            )
+            if updated.rowcount == 0:
+                conn.execute(sa.insert(agent_runs).values(**values))
+                conn.execute(
+                    sa.update(agents).where(agents.c.id == run.agent_id).values(last_run_at=run.started_at)
+                )
+
+    def list_runs(
+        self, agent_id: uuid.UUID | None = None, *, limit: int = 20, status: RunStatus | None = None
+    ) -> list[RunRecord]:
+        query = sa.select(agent_runs).order_by(agent_runs.c.started_at.desc()).limit(limit)
+        if agent_id is not None:
+            query = query.where(agent_runs.c.agent_id == agent_id)
+        if status is not None:
+            query = query.where(agent_runs.c.status == status.value)
+        with self._read() as conn:
+            return [RunRecord.model_validate(dict(r)) for r in conn.execute(query).mappings()]
+
+    def get_run(self, flow_run_id: uuid.UUID) -> RunRecord:
+        with self._read() as conn:
+            row = (
+                conn.execute(sa.select(agent_runs).where(agent_runs.c.flow_run_id == flow_run_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise AgentNotFound(f"no run {flow_run_id}")
+        return RunRecord.model_validate(dict(row))
+
+    # ------------------------------------------------------------------ versions
+
+    def list_versions(self, agent_id: uuid.UUID) -> list[VersionInfo]:
+        with self._read() as conn:
+            if conn.execute(sa.select(agents.c.id).where(agents.c.id == agent_id)).first() is None:
+                raise AgentNotFound(f"no agent {agent_id}")
+            rows = conn.execute(
+                sa.select(agent_versions)
+                .where(agent_versions.c.agent_id == agent_id)
+                .order_by(agent_versions.c.version)
+            ).mappings()
+            return [VersionInfo.model_validate(dict(r)) for r in rows]
+
+    def get_version(self, agent_id: uuid.UUID, version: int) -> VersionInfo:
+        with self._read() as conn:
+            row = (
+                conn.execute(
+                    sa.select(agent_versions).where(
+                        agent_versions.c.agent_id == agent_id, agent_versions.c.version == version
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                if conn.execute(sa.select(agents.c.id).where(agents.c.id == agent_id)).first() is None:
+                    raise AgentNotFound(f"no agent {agent_id}")
+                raise VersionNotFound(f"agent {agent_id} has no version {version}")
+        return VersionInfo.model_validate(dict(row))
+
+
+# ---------------------------------------------------------------------- row <-> model
+
+
+def _agent_columns(agent: Agent) -> dict[str, Any]:
+    return {
+        "name": agent.name,
+        "description": agent.description,
+        "loom_url": agent.loom_url,
+        "github_repo_url": agent.github_repo_url,
+        "params": dict(agent.params),
+        "settings": agent.settings.model_dump(mode="json"),
+    }
+
+
+def _agent_from_rows(row: RowMapping, chunk_rows: list[RowMapping]) -> Agent:
+    chunk_models = [
+        Chunk.model_validate(
+            {
+                "id": c["id"],
+                "order": c["order"],
+                "name": c["name"],
+                "start_time": c["start_time"],
+                "end_time": c["end_time"],
+                "status": c["status"],
+                "retries": c["retries"],
+                "actions": c["learned_actions"],
+                "error_details": c["error_details"],
+                "attempts": c["attempts"],
+                "last_run_id": c["last_run_id"],
+                "updated_at": c["updated_at"],
+            }
+        )
+        for c in chunk_rows
+    ]
+    return Agent.model_validate(
+        {
+            "id": row["id"],
+            "user_id": row["user_id"],
+            "name": row["name"],
+            "description": row["description"],
+            "loom_url": row["loom_url"],
+            "github_repo_url": row["github_repo_url"],
+            "params": row["params"],
+            "settings": row["settings"],
+            "version": row["version"],
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "chunks": chunk_models,
+        }
+    )
+
+
+def _stamped(agent: Agent, *, version: int, created_at: datetime, updated_at: datetime) -> Agent:
+    """The saved agent as ``get`` would return it, without reading it back."""
+    return agent.model_copy(
+        update={
+            "version": version,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "chunks": [c.model_copy(update={"updated_at": updated_at}) for c in agent.chunks],
+        }
+    )
+
+
+def _first_line(error: object) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

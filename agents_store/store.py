@@ -1,0 +1,316 @@
+"""The store contract every backend implements, and the logic they all share.
+
+A backend implements the abstract methods (each a single atomic operation against its database);
+operations built from them — duplicate, revert, resolve-then-get — live here once, so backends
+cannot drift apart. One contract test suite (``tests/agents_store/contract.py``) runs against every
+backend.
+
+Every method may also raise ``StoreUnavailable`` when the database cannot be reached; the
+docstrings list the errors particular to each method.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agents_store.documents import parse_definition
+from agents_store.errors import AgentNotFound, AmbiguousId, InvalidAgent, VersionNotFound
+from agents_store.models import (
+    Agent,
+    AgentDefinition,
+    AgentStatus,
+    AgentSummary,
+    ChunkStatus,
+)
+
+__all__ = [
+    "UNSET",
+    "AgentPage",
+    "AgentQuery",
+    "AgentStore",
+    "RunRecord",
+    "RunStatus",
+    "SortKey",
+    "VersionInfo",
+]
+
+SortKey = Literal["name", "created_at", "updated_at", "status"]
+
+
+class _Unset(Enum):
+    """Marks an argument the caller did not pass (distinct from an explicit None)."""
+
+    UNSET = "UNSET"
+
+
+UNSET = _Unset.UNSET
+
+
+class AgentQuery(BaseModel):
+    """What an agent list asks for: filters, order and page."""
+
+    text: str | None = Field(default=None, max_length=200)
+    status: AgentStatus | None = None
+    sort: SortKey = "updated_at"
+    descending: bool = True
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    user_id: uuid.UUID | None = None
+
+
+class AgentPage(BaseModel):
+    items: list[AgentSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class VersionInfo(BaseModel):
+    """One saved version of an agent (the snapshot is the export document of that version)."""
+
+    agent_id: uuid.UUID
+    version: int
+    created_at: datetime
+    author: str | None
+    snapshot: dict[str, Any]
+
+
+class RunStatus(StrEnum):
+    """A run's outcome in our store; Prefect's own state names stay in Prefect."""
+
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CRASHED = "Crashed"
+    CANCELLED = "Cancelled"
+    ABORTED = "Aborted"
+
+
+class RunRecord(BaseModel):
+    """A row of ``agent_runs``: links an agent (at a version) to one Prefect flow run."""
+
+    flow_run_id: uuid.UUID
+    agent_id: uuid.UUID
+    agent_version: int
+    mode: str
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    triggered_by: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    chunks: list[int] | None = None
+    notes: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None
+
+
+class AgentStore(ABC):
+    """Where agents, their chunks, versions and runs live.
+
+    ``user_id`` arguments scope an operation to one owner: an agent of another owner is reported
+    as not found (never as forbidden), so its existence does not leak.
+    """
+
+    # ------------------------------------------------------------------ agents
+
+    @abstractmethod
+    def create(
+        self, definition: AgentDefinition, *, user_id: uuid.UUID | None = None, author: str | None = None
+    ) -> Agent:
+        """Save a new agent (version 1) with its chunks, in one transaction.
+
+        Raises:
+            StoreError: the database refused the write; nothing was written.
+        """
+
+    @abstractmethod
+    def save(
+        self,
+        agent: Agent,
+        *,
+        expected_version: int | _Unset | None = UNSET,
+        author: str | None = None,
+    ) -> Agent:
+        """Save ``agent`` (definition and chunk states) as its next version, in one transaction.
+
+        ``expected_version`` defaults to ``agent.version`` — the version the caller read — so a
+        save never silently overwrites someone else's; pass ``None`` to overwrite whatever is there.
+
+        Raises:
+            AgentNotFound: no agent has ``agent.id``.
+            VersionConflict: the stored version is not ``expected_version``; nothing was written.
+            StoreError: the database refused the write (e.g. a chunk id in use); nothing was written.
+        """
+
+    @abstractmethod
+    def get(self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> Agent:
+        """The agent with its chunks in order.
+
+        Raises:
+            AgentNotFound: no such agent (or not ``user_id``'s).
+        """
+
+    @abstractmethod
+    def list_agents(self, query: AgentQuery | None = None) -> AgentPage:
+        """One page of agent summaries, filtered and sorted in the database.
+
+        Raises:
+            StoreUnavailable: only.
+        """
+
+    @abstractmethod
+    def find_ids(self, ref: str, *, user_id: uuid.UUID | None = None, limit: int = 6) -> list[uuid.UUID]:
+        """Ids of agents whose id starts with ``ref`` (hex, dashes optional), else whose name is
+        ``ref`` (case-insensitive). Used by ``resolve``.
+        """
+
+    @abstractmethod
+    def delete(self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> None:
+        """Delete the agent with its chunks, versions and run records.
+
+        Raises:
+            AgentNotFound: no such agent (or not ``user_id``'s).
+        """
+
+    # ------------------------------------------------------------------ run state
+
+    @abstractmethod
+    def update_chunk_status(
+        self,
+        chunk_id: uuid.UUID,
+        status: ChunkStatus,
+        *,
+        error_details: dict[str, Any] | _Unset | None = UNSET,
+        attempts: int | None = None,
+        run_id: uuid.UUID | None = None,
+    ) -> None:
+        """Set one chunk's run state: a single-row write the engine makes per state change.
+
+        Does not create a version: run state is not part of the definition. ``error_details``
+        left unset keeps the stored value; ``None`` clears it.
+
+        Raises:
+            AgentNotFound: no chunk has ``chunk_id``.
+        """
+
+    @abstractmethod
+    def record_run(self, run: RunRecord) -> None:
+        """Insert or replace the run record ``run.flow_run_id``; stamps the agent's last run.
+
+        Raises:
+            AgentNotFound: the run's agent does not exist.
+        """
+
+    @abstractmethod
+    def list_runs(
+        self, agent_id: uuid.UUID | None = None, *, limit: int = 20, status: RunStatus | None = None
+    ) -> list[RunRecord]:
+        """Run records, newest first, of one agent or of all."""
+
+    @abstractmethod
+    def get_run(self, flow_run_id: uuid.UUID) -> RunRecord:
+        """The run record of a flow run.
+
+        Raises:
+            AgentNotFound: no run record has that flow run id.
+        """
+
+    # ------------------------------------------------------------------ versions
+
+    @abstractmethod
+    def list_versions(self, agent_id: uuid.UUID) -> list[VersionInfo]:
+        """Every saved version of the agent, oldest first.
+
+        Raises:
+            AgentNotFound: no such agent.
+        """
+
+    @abstractmethod
+    def get_version(self, agent_id: uuid.UUID, version: int) -> VersionInfo:
+        """One saved version.
+
+        Raises:
+            AgentNotFound: no such agent.
+            VersionNotFound: the agent has no such version.
+        """
+
+    # ------------------------------------------------------------------ users and lifecycle
+
+    @abstractmethod
+    def ensure_user(self, user_id: uuid.UUID, name: str, email: str | None = None) -> None:
+        """Create the user if missing (the local default user, or a signed-in user)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store cannot be used afterwards."""
+
+    # ------------------------------------------------------------------ shared operations
+
+    def resolve(self, ref: str, *, user_id: uuid.UUID | None = None) -> uuid.UUID:
+        """The id of the one agent ``ref`` names: a full id, a unique id prefix, or a name.
+
+        Raises:
+            AgentNotFound: nothing matches.
+            AmbiguousId: several agents match; the message lists some of them.
+        """
+        ref = ref.strip()
+        if not ref:
+            raise AgentNotFound("no agent id given")
+        matches = self.find_ids(ref, user_id=user_id)
+        if not matches:
+            raise AgentNotFound(f"no agent matches {ref!r} (by id, id prefix or name)")
+        if len(matches) > 1:
+            shown = ", ".join(str(m)[:8] for m in matches[:5])
+            raise AmbiguousId(f"{ref!r} matches several agents ({shown}…): give more of the id")
+        return matches[0]
+
+    def duplicate(
+        self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None, author: str | None = None
+    ) -> Agent:
+        """A new, independent agent with the same definition, named "<name> (copy)".
+
+        Raises:
+            AgentNotFound: no such agent (or not ``user_id``'s).
+        """
+        source = self.get(agent_id, user_id=user_id)
+        definition = source.definition()
+        name = f"{definition.name} (copy)"
+        if len(name) > 200:
+            name = definition.name[: 200 - len("… (copy)")] + "… (copy)"
+        copy = definition.model_copy(update={"name": name})
+        return self.create(copy, user_id=source.user_id, author=author)
+
+    def revert(
+        self,
+        agent_id: uuid.UUID,
+        to_version: int,
+        *,
+        user_id: uuid.UUID | None = None,
+        author: str | None = None,
+    ) -> Agent:
+        """Save a new version whose definition equals version ``to_version``.
+
+        History is kept: reverting from 5 to 2 creates version 6 equal to 2.
+
+        Raises:
+            AgentNotFound, VersionNotFound, VersionConflict (someone saved meanwhile).
+        """
+        current = self.get(agent_id, user_id=user_id)
+        old = self.get_version(agent_id, to_version)
+        try:
+            definition = parse_definition(old.snapshot)
+        except InvalidAgent as e:  # a snapshot from a format this program no longer reads
+            raise VersionNotFound(f"version {to_version} cannot be read: {e}") from e
+        return self.save(current.with_definition(definition), author=author)
+
+    def __enter__(self) -> AgentStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,121 @@
+"""How agents look on the terminal and in ``--json`` output (the JSON shapes are documented)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from agents_store.models import Agent, AgentSummary, Chunk
+
+__all__ = ["agent_json", "chunk_table", "error_summary", "print_json", "summary_json", "time_text"]
+
+STATUS_STYLE = {
+    "Completed": "green",
+    "Failed": "red",
+    "Running": "cyan",
+    "Awaiting Approval": "yellow",
+    "Needs Review": "magenta",
+    "Skipped": "dim",
+}
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output: exactly the JSON and a newline on stdout, no styling."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def time_text(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def summary_json(summary: AgentSummary) -> dict[str, Any]:
+    """One element of ``agentctl list --json``."""
+    return {
+        "id": str(summary.id),
+        "name": summary.name,
+        "description": summary.description,
+        "status": str(summary.status),
+        "version": summary.version,
+        "created_at": summary.created_at.isoformat(),
+        "updated_at": summary.updated_at.isoformat(),
+        "chunk_count": summary.chunk_count,
+        "last_run_at": summary.last_run_at.isoformat() if summary.last_run_at else None,
+    }
+
+
+def agent_json(agent: Agent) -> dict[str, Any]:
+    """``agentctl show --json``: the agent with its chunks in order."""
+    return {
+        "id": str(agent.id),
+        "user_id": str(agent.user_id),
+        "name": agent.name,
+        "description": agent.description,
+        "loom_url": agent.loom_url,
+        "github_repo_url": agent.github_repo_url,
+        "params": dict(agent.params),
+        "settings": agent.settings.model_dump(mode="json"),
+        "status": str(agent.status),
+        "version": agent.version,
+        "created_at": agent.created_at.isoformat() if agent.created_at else None,
+        "updated_at": agent.updated_at.isoformat() if agent.updated_at else None,
+        "chunks": [_chunk_json(c) for c in agent.chunks],
+    }
+
+
+def _chunk_json(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "id": str(chunk.id),
+        "order": chunk.order,
+        "name": chunk.name,
+        "start_time": chunk.start_time,
+        "end_time": chunk.end_time,
+        "status": str(chunk.status),
+        "retries": chunk.retries,
+        "attempts": chunk.attempts,
+        "error_details": chunk.error_details,
+        "learned_actions": [
+            a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in chunk.actions
+        ],
+        "last_run_id": str(chunk.last_run_id) if chunk.last_run_id else None,
+        "updated_at": chunk.updated_at.isoformat() if chunk.updated_at else None,
+    }
+
+
+def error_summary(chunk: Chunk, limit: int = 100) -> str:
+    """One line saying why a chunk failed (type and message), or empty."""
+    details = chunk.error_details or {}
+    if chunk.status != "Failed":
+        return ""
+    if not details:
+        return ""
+    text = f"{details.get('type', 'Error')}: {details.get('message', '')}".strip()
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def chunk_table(agent: Agent) -> Table:
+    table = Table(box=None, header_style="bold")
+    for column in ("#", "CHUNK", "VIDEO", "ACTIONS", "STATUS", "TRIES", "ERROR"):
+        table.add_column(column)
+    for c in agent.chunks:
+        video = f"{c.start_time or ''}–{c.end_time or ''}" if c.start_time or c.end_time else ""
+        status = str(c.status)
+        style = STATUS_STYLE.get(status, "")
+        table.add_row(
+            str(c.order),
+            Text(c.name or ""),
+            video,
+            str(len(c.actions)),
+            Text(status, style=style),
+            str(c.attempts) if c.attempts else "",
+            Text(error_summary(c)),
+        )
+    return table

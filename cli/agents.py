@@ -1,0 +1,259 @@
+"""Agent commands: import, list, show, edit, delete, duplicate, export, schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli._context import err_console, out_console, state_of, stdin_is_interactive
+from cli._render import STATUS_STYLE, agent_json, chunk_table, print_json, summary_json, time_text
+
+if TYPE_CHECKING:
+    from agents_store.models import Agent
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_agent)
+    app.command("list")(list_agents)
+    app.command("show")(show_agent)
+    app.command("edit")(edit_agent)
+    app.command("delete")(delete_agent)
+    app.command("duplicate")(duplicate_agent)
+    app.command("export")(export_agent)
+    app.command("schema")(print_schema)
+
+
+AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="Agent id, unique id prefix, or name.")]
+
+
+def import_agent(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="FILE", help="YAML or JSON agent file, or - for stdin.")],
+    replace: Annotated[
+        str | None,
+        typer.Option("--replace", metavar="AGENT", help="Save as a new version of this agent instead."),
+    ] = None,
+) -> None:
+    """Import an agent file; prints the agent's id."""
+    from agents_store.documents import load_definition
+
+    state = state_of(ctx)
+    data = _read_source(source)
+    definition = load_definition(data)
+    store = state.store()
+    if replace is None:
+        agent = store.create(definition, user_id=state.settings().user_id, author=state.author())
+    else:
+        current = store.get(store.resolve(replace))
+        agent = store.save(current.with_definition(definition), author=state.author())
+    out_console.print(str(agent.id), markup=False)
+
+
+def _read_source(source: str) -> bytes:
+    from agents_store.errors import InvalidAgent
+
+    if source == "-":
+        return sys.stdin.buffer.read()
+    path = Path(source)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise InvalidAgent(f"{source}: no such file") from e
+    except IsADirectoryError as e:
+        raise InvalidAgent(f"{source}: is a folder, not an agent file") from e
+    except OSError as e:
+        raise InvalidAgent(f"{source}: cannot read it ({e.strerror})") from e
+
+
+def list_agents(
+    ctx: typer.Context,
+    sort: Annotated[
+        str, typer.Option("--sort", help="name, created_at, updated_at or status.")
+    ] = "updated_at",
+    desc: Annotated[
+        bool | None,
+        typer.Option("--desc/--asc", help="Direction (default: newest first for times, A→Z otherwise)."),
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--filter", help="Only agents whose name or description contains this.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help='Only agents in this status, e.g. "Failed".')
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array (see README).")] = False,
+) -> None:
+    """List agents, newest first."""
+    from pydantic import ValidationError
+
+    from agents_store.errors import ConfigError
+    from agents_store.store import AgentQuery
+
+    state = state_of(ctx)
+    if desc is None:
+        desc = sort in ("created_at", "updated_at")
+    try:
+        query = AgentQuery(
+            text=text,
+            status=status,
+            sort=sort,
+            descending=desc,
+            limit=limit,
+            offset=offset,
+        )
+    except ValidationError as e:
+        problem = e.errors()[0]
+        field = {"text": "--filter"}.get(str(problem["loc"][0]), f"--{problem['loc'][0]}")
+        raise ConfigError(f"{field}: {problem['msg']}") from e
+    page = state.store().list_agents(query)
+    if as_json:
+        print_json([summary_json(a) for a in page.items])
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, header_style="bold")
+    for column in ("ID", "NAME", "STATUS", "CHUNKS", "VER", "UPDATED", "LAST RUN"):
+        table.add_column(column)
+    for a in page.items:
+        table.add_row(
+            str(a.id)[:8],
+            Text(a.name),
+            Text(str(a.status), style=STATUS_STYLE.get(str(a.status), "")),
+            str(a.chunk_count),
+            str(a.version),
+            time_text(a.updated_at),
+            time_text(a.last_run_at),
+        )
+    out_console.print(table)
+    shown_to = page.offset + len(page.items)
+    err_console.print(
+        f"{page.offset + 1 if page.items else 0}–{shown_to} of {page.total} agents", markup=False
+    )
+
+
+def show_agent(
+    ctx: typer.Context,
+    ref: AgentRef,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the agent with its chunks as JSON.")] = False,
+) -> None:
+    """Show an agent and its chunks in order, with status and errors."""
+    state = state_of(ctx)
+    store = state.store()
+    agent = store.get(store.resolve(ref))
+    if as_json:
+        print_json(agent_json(agent))
+        return
+    _print_agent(agent)
+
+
+def _print_agent(agent: Agent) -> None:
+    from rich.markup import escape
+
+    out_console.print(f"[bold]{escape(agent.name)}[/bold]  ({agent.id})")
+    if agent.description:
+        out_console.print(agent.description, markup=False)
+    out_console.print(
+        f"status {agent.status} · version {agent.version} · updated {time_text(agent.updated_at)}",
+        markup=False,
+    )
+    out_console.print(f"video {agent.loom_url}", markup=False)
+    if agent.github_repo_url:
+        out_console.print(f"repo  {agent.github_repo_url}", markup=False)
+    if agent.params:
+        shown = ", ".join(f"{k}={v}" for k, v in agent.params.items())
+        out_console.print(f"params {shown}", markup=False)
+    out_console.print(chunk_table(agent))
+
+
+def edit_agent(
+    ctx: typer.Context,
+    ref: AgentRef,
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="New description.")] = None,
+) -> None:
+    """Change an agent's name or description (saves a new version)."""
+    from agents_store.documents import definition_to_dict, parse_definition
+    from agents_store.errors import ConfigError
+
+    if name is None and description is None:
+        raise ConfigError("nothing to change: give --name and/or --description")
+    state = state_of(ctx)
+    store = state.store()
+    agent = store.get(store.resolve(ref))
+    doc: dict[str, Any] = definition_to_dict(agent.definition())
+    if name is not None:
+        doc["name"] = name
+    if description is not None:
+        doc["description"] = description or None
+    saved = store.save(agent.with_definition(parse_definition(doc)), author=state.author())
+    out_console.print(f"{saved.id}  version {saved.version}", markup=False)
+
+
+def delete_agent(
+    ctx: typer.Context,
+    ref: AgentRef,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an agent with its chunks, versions and run records."""
+    from agents_store.errors import ConfigError
+
+    state = state_of(ctx)
+    store = state.store()
+    agent_id = store.resolve(ref)
+    agent = store.get(agent_id)
+    if not yes:
+        if not stdin_is_interactive():
+            raise ConfigError("refusing to delete without confirmation: add --yes")
+        typer.confirm(f"Delete agent {agent.name!r} ({agent.id}) and its history?", abort=True)
+    store.delete(agent_id)
+    err_console.print(f"deleted {agent.id}", markup=False)
+
+
+def duplicate_agent(ctx: typer.Context, ref: AgentRef) -> None:
+    """Copy an agent into a new, independent one named "… (copy)"; prints the new id."""
+    state = state_of(ctx)
+    store = state.store()
+    copy = store.duplicate(store.resolve(ref), author=state.author())
+    out_console.print(str(copy.id), markup=False)
+
+
+def export_agent(
+    ctx: typer.Context,
+    ref: AgentRef,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+) -> None:
+    """Export an agent's definition (byte-stable: export → import → export gives the same bytes)."""
+    from agents_store.documents import dump_definition
+    from agents_store.errors import ConfigError
+
+    if fmt not in ("yaml", "json"):
+        raise ConfigError(f"--format: {fmt!r} is not yaml or json")
+    state = state_of(ctx)
+    store = state.store()
+    agent = store.get(store.resolve(ref))
+    text = dump_definition(agent.definition(), fmt)  # type: ignore[arg-type]
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {output}", markup=False)
+
+
+def print_schema() -> None:
+    """Print the JSON Schema of the agent file format."""
+    from agents_store.models import AgentDefinition
+
+    schema = AgentDefinition.model_json_schema(by_alias=True)
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    sys.stdout.write(json.dumps(schema, indent=2) + "\n")

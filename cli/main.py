@@ -1,0 +1,63 @@
+"""``agentctl``: the command line. Commands are thin: they call the store and the flows.
+
+Only ``agents_store`` is imported at start; Prefect and Playwright are imported by the commands that
+run agents, so that listing agents stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from cli import agents, versions
+from cli._context import CliState, err_console
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="agentctl",
+    help="Save, manage and run agents learned from screen recordings.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="AGENTCTL_DATABASE_URL",
+            help="Store URL: sqlite:///path.db (default: under $AGENTCTL_HOME) or postgresql://…",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    ctx.obj = CliState(database_url=database_url, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+agents.register(app)
+versions.register(app)
+
+
+def main() -> None:
+    """Console entry point: one short line on stderr for our errors, a traceback only with --debug."""
+    from agents_store.errors import AgentctlError
+
+    try:
+        app()
+    except AgentctlError as e:
+        if "--debug" in sys.argv:
+            raise
+        err_console.print(f"agentctl: error: {e}", markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("agentctl: interrupted", markup=False)
+        sys.exit(130)

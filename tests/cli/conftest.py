@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+CliRunner = Callable[..., CliResult]
+
+
+@pytest.fixture
+def agentctl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> CliRunner:
+    """Run ``agentctl ARGS…`` in this process through the real entry point, on a fresh store."""
+    from cli.main import main
+
+    monkeypatch.setenv("AGENTCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AGENTCTL_DATABASE_URL", raising=False)
+
+    def run(*args: str, stdin: bytes | None = None) -> CliResult:
+        from agents_store.settings import get_settings
+
+        get_settings.cache_clear()
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["agentctl", *args])
+        if stdin is not None:
+            import io
+
+            fake = io.TextIOWrapper(io.BytesIO(stdin))
+            monkeypatch.setattr(sys, "stdin", fake)
+        code = 0
+        try:
+            main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

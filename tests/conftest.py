@@ -1,0 +1,60 @@
+"""Shared fixtures: an isolated AGENTCTL_HOME, and the real services the suite needs.
+
+Under CI (``CI=true``) a missing service fails the test instead of skipping it: a skipped suite
+would hide a broken install.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Isolate every test run from the user's own ~/.agentctl and Prefect home before anything reads them.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="agentctl-test-"))
+os.environ["AGENTCTL_HOME"] = str(_SESSION_HOME / "home")
+os.environ.pop("AGENTCTL_DATABASE_URL", None)
+
+PG_ADMIN_URL = os.environ.get("AGENTCTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def require(available: bool, what: str) -> None:
+    """Skip (locally) or fail (under CI) when a service a test needs is missing."""
+    if available:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{what} is not available, and CI must not skip it", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    from agents_store.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away database on the real PostgreSQL server, for this test session."""
+    import psycopg
+
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        require(False, f"PostgreSQL at {PG_ADMIN_URL}")
+        raise
+    name = f"agentctl_test_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

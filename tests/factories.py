@@ -1,0 +1,36 @@
+"""Agent documents for tests, built from the format (not from the store)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents_store.documents import parse_definition
+from agents_store.models import AgentDefinition
+
+LOOM = "https://www.loom.com/share/4f3c2a1b0d9e8f7a6b5c4d3e2f1a0b9c"
+
+
+def chunk_doc(name: str, actions: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "actions": actions
+        if actions is not None
+        else [{"type": "goto", "url": f"https://example.test/{name}"}],
+        **extra,
+    }
+
+
+def agent_doc(name: str = "Test agent", chunks: int = 3, **extra: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schema_version": 1,
+        "name": name,
+        "description": f"{name}: does things",
+        "loom_url": LOOM,
+        "chunks": [chunk_doc(f"Step {i}") for i in range(1, chunks + 1)],
+    }
+    doc.update(extra)
+    return doc
+
+
+def definition(name: str = "Test agent", chunks: int = 3, **extra: Any) -> AgentDefinition:
+    return parse_definition(agent_doc(name, chunks, **extra))

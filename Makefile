@@ -12,22 +12,22 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 demo:
 	@scripts/bootstrap.sh
-	@$(UV) run --frozen agentctl import examples/demo-records.yaml
-	@$(UV) run --frozen agentctl list
+	@$(UV) run --no-sync agentctl import examples/demo-records.yaml
+	@$(UV) run --no-sync agentctl list
 
 test:
 	@scripts/bootstrap.sh --postgres
 	@$(MAKE) --no-print-directory check
-	$(UV) run --frozen pytest
+	$(UV) run --no-sync pytest
 
 check: lint typecheck
 
 lint:
-	$(UV) run --frozen ruff check .
-	$(UV) run --frozen ruff format --check .
+	$(UV) run --no-sync ruff check .
+	$(UV) run --no-sync ruff format --check .
 
 typecheck:
-	$(UV) run --frozen mypy
+	$(UV) run --no-sync mypy
 
 setup:
 	@scripts/bootstrap.sh --postgres

@@ -34,8 +34,10 @@ __all__ = [
     "AgentPage",
     "AgentQuery",
     "AgentStore",
+    "ExportRecord",
     "RunRecord",
     "RunStatus",
+    "Schedule",
     "SortKey",
     "VersionInfo",
 ]
@@ -108,6 +110,38 @@ class RunRecord(BaseModel):
     chunks: list[int] | None = None
     notes: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
+
+
+class Schedule(BaseModel):
+    """When an agent runs by itself: a cron expression in a time zone, with the run's mode and params.
+
+    The store keeps it so that every way of serving deployments (``agentctl serve``, workers) reads
+    the same schedules; ``deployments/`` turns it into a Prefect schedule.
+    """
+
+    agent_id: uuid.UUID
+    cron: str
+    timezone: str = "UTC"
+    mode: str = "automatic"
+    params: dict[str, Any] = Field(default_factory=dict)
+    active: bool = True
+    updated_at: datetime | None = None
+
+
+class ExportRecord(BaseModel):
+    """One export of an agent to a repository: which version went where, as which commit."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    agent_id: uuid.UUID
+    agent_version: int
+    target: Literal["github", "git"]
+    repository: str
+    branch: str | None = None
+    path: str
+    commit_sha: str | None = None
+    tag: str | None = None
+    author: str | None = None
+    exported_at: datetime
 
 
 class AgentStore(ABC):
@@ -220,6 +254,36 @@ class AgentStore(ABC):
         Raises:
             AgentNotFound: no run record has that flow run id.
         """
+
+    # ------------------------------------------------------------------ schedules and exports
+
+    @abstractmethod
+    def set_schedule(self, schedule: Schedule) -> Schedule:
+        """Create or replace the agent's schedule (one per agent).
+
+        Raises:
+            AgentNotFound: no such agent.
+        """
+
+    @abstractmethod
+    def delete_schedule(self, agent_id: uuid.UUID) -> bool:
+        """Remove the agent's schedule; False when it had none."""
+
+    @abstractmethod
+    def list_schedules(self, agent_id: uuid.UUID | None = None) -> list[Schedule]:
+        """Every schedule (or the one agent's), in agent id order."""
+
+    @abstractmethod
+    def record_export(self, export: ExportRecord) -> None:
+        """Remember an export of the agent to a repository.
+
+        Raises:
+            AgentNotFound: no such agent.
+        """
+
+    @abstractmethod
+    def list_exports(self, agent_id: uuid.UUID) -> list[ExportRecord]:
+        """The agent's exports, newest first."""
 
     # ------------------------------------------------------------------ versions
 

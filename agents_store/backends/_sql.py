@@ -17,7 +17,15 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from agents_store.backends._tables import agent_runs, agent_versions, agents, chunks, users
+from agents_store.backends._tables import (
+    agent_exports,
+    agent_runs,
+    agent_schedules,
+    agent_versions,
+    agents,
+    chunks,
+    users,
+)
 from agents_store.documents import definition_to_dict
 from agents_store.errors import (
     AgentNotFound,
@@ -43,8 +51,10 @@ from agents_store.store import (
     AgentPage,
     AgentQuery,
     AgentStore,
+    ExportRecord,
     RunRecord,
     RunStatus,
+    Schedule,
     VersionInfo,
     _Unset,
 )
@@ -359,7 +369,7 @@ class SqlAgentStore(AgentStore):
             # explicit deletes keep the operation correct whatever the connection's pragmas.
             if conn.execute(sa.select(agents.c.id).where(condition)).first() is None:
                 raise AgentNotFound(f"no agent {agent_id}")
-            for table in (chunks, agent_versions, agent_runs):
+            for table in (chunks, agent_versions, agent_runs, agent_schedules, agent_exports):
                 conn.execute(sa.delete(table).where(table.c.agent_id == agent_id))
             conn.execute(sa.delete(agents).where(agents.c.id == agent_id))
 
@@ -431,6 +441,47 @@ class SqlAgentStore(AgentStore):
         if row is None:
             raise AgentNotFound(f"no run {flow_run_id}")
         return RunRecord.model_validate(dict(row))
+
+    # ------------------------------------------------------------------ schedules and exports
+
+    def _require_agent(self, conn: Connection, agent_id: uuid.UUID) -> None:
+        if conn.execute(sa.select(agents.c.id).where(agents.c.id == agent_id)).first() is None:
+            raise AgentNotFound(f"no agent {agent_id}")
+
+    def set_schedule(self, schedule: Schedule) -> Schedule:
+        saved = schedule.model_copy(update={"updated_at": _now()})
+        values = saved.model_dump()
+        with self._write() as conn:
+            self._require_agent(conn, schedule.agent_id)
+            conn.execute(sa.delete(agent_schedules).where(agent_schedules.c.agent_id == schedule.agent_id))
+            conn.execute(sa.insert(agent_schedules).values(**values))
+        return saved
+
+    def delete_schedule(self, agent_id: uuid.UUID) -> bool:
+        with self._write() as conn:
+            result = conn.execute(sa.delete(agent_schedules).where(agent_schedules.c.agent_id == agent_id))
+        return bool(result.rowcount)
+
+    def list_schedules(self, agent_id: uuid.UUID | None = None) -> list[Schedule]:
+        query = sa.select(agent_schedules).order_by(agent_schedules.c.agent_id)
+        if agent_id is not None:
+            query = query.where(agent_schedules.c.agent_id == agent_id)
+        with self._read() as conn:
+            return [Schedule.model_validate(dict(r)) for r in conn.execute(query).mappings()]
+
+    def record_export(self, export: ExportRecord) -> None:
+        with self._write() as conn:
+            self._require_agent(conn, export.agent_id)
+            conn.execute(sa.insert(agent_exports).values(**export.model_dump()))
+
+    def list_exports(self, agent_id: uuid.UUID) -> list[ExportRecord]:
+        query = (
+            sa.select(agent_exports)
+            .where(agent_exports.c.agent_id == agent_id)
+            .order_by(agent_exports.c.exported_at.desc())
+        )
+        with self._read() as conn:
+            return [ExportRecord.model_validate(dict(r)) for r in conn.execute(query).mappings()]
 
     # ------------------------------------------------------------------ versions
 

@@ -15,7 +15,16 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["agent_runs", "agent_versions", "agents", "chunks", "metadata", "users"]
+__all__ = [
+    "agent_exports",
+    "agent_runs",
+    "agent_schedules",
+    "agent_versions",
+    "agents",
+    "chunks",
+    "metadata",
+    "users",
+]
 
 
 class GUID(TypeDecorator[uuid.UUID]):
@@ -143,4 +152,32 @@ agent_runs = sa.Table(
     sa.Column("chunks", JSON),
     sa.Column("notes", JSON, nullable=False),
     sa.Column("error", sa.Text),
+)
+
+agent_schedules = sa.Table(
+    "agent_schedules",
+    metadata,
+    sa.Column("agent_id", GUID, primary_key=True),
+    sa.Column("cron", sa.Text, nullable=False),
+    sa.Column("timezone", sa.Text, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("params", JSON, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+agent_exports = sa.Table(
+    "agent_exports",
+    metadata,
+    sa.Column("id", GUID, primary_key=True),
+    sa.Column("agent_id", GUID, nullable=False),
+    sa.Column("agent_version", sa.Integer, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("repository", sa.Text, nullable=False),
+    sa.Column("branch", sa.Text),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("commit_sha", sa.Text),
+    sa.Column("tag", sa.Text),
+    sa.Column("author", sa.Text),
+    sa.Column("exported_at", UtcDateTime, nullable=False),
 )

@@ -18,7 +18,7 @@ from agents_store.errors import (
 )
 from agents_store.models import AgentStatus, Chunk, ChunkStatus
 from agents_store.settings import LOCAL_USER_ID
-from agents_store.store import AgentQuery, AgentStore, RunRecord, RunStatus
+from agents_store.store import AgentQuery, AgentStore, ExportRecord, RunRecord, RunStatus, Schedule
 from tests.factories import agent_doc, chunk_doc, definition
 
 
@@ -375,6 +375,56 @@ class StoreContract:
         assert [r.flow_run_id for r in store.list_runs(status=RunStatus.RUNNING)] == [old.flow_run_id]
         with pytest.raises(AgentNotFound):
             store.record_run(_run(uuid.uuid4()))
+
+    # ------------------------------------------------------------- schedules and exports
+
+    def test_schedules_are_one_per_agent_and_go_with_it(self, store: AgentStore) -> None:
+        a = store.create(definition("Scheduled"))
+        b = store.create(definition("Also scheduled"))
+        store.set_schedule(Schedule(agent_id=a.id, cron="0 9 * * 1-5", timezone="Europe/Paris"))
+        store.set_schedule(
+            Schedule(agent_id=a.id, cron="*/5 * * * *", params={"x": "1"}, mode="verification")
+        )
+        store.set_schedule(Schedule(agent_id=b.id, cron="0 0 * * *", active=False))
+        mine = store.list_schedules(a.id)
+        assert len(mine) == 1
+        assert (mine[0].cron, mine[0].timezone, mine[0].mode, mine[0].params) == (
+            "*/5 * * * *",
+            "UTC",
+            "verification",
+            {"x": "1"},
+        )
+        assert mine[0].updated_at is not None
+        assert {s.agent_id for s in store.list_schedules()} == {a.id, b.id}
+        assert store.delete_schedule(b.id) is True
+        assert store.delete_schedule(b.id) is False
+        store.delete(a.id)
+        assert store.list_schedules() == []
+        with pytest.raises(AgentNotFound):
+            store.set_schedule(Schedule(agent_id=a.id, cron="* * * * *"))
+
+    def test_exports_are_recorded_newest_first(self, store: AgentStore) -> None:
+        agent = store.create(definition("Exported"))
+        first = ExportRecord(
+            agent_id=agent.id,
+            agent_version=1,
+            target="github",
+            repository="https://github.com/acme/agents",
+            branch="main",
+            path="agents/exported/",
+            commit_sha="a" * 40,
+            tag="exported-v1",
+            exported_at=datetime.now(UTC) - timedelta(minutes=1),
+        )
+        second = first.model_copy(
+            update={"id": uuid.uuid4(), "exported_at": datetime.now(UTC), "target": "git"}
+        )
+        store.record_export(first)
+        store.record_export(second)
+        assert [e.id for e in store.list_exports(agent.id)] == [second.id, first.id]
+        assert store.list_exports(agent.id)[1] == first
+        with pytest.raises(AgentNotFound):
+            store.record_export(first.model_copy(update={"agent_id": uuid.uuid4()}))
 
 
 def _run(agent_id: uuid.UUID, started: datetime | None = None) -> RunRecord:

@@ -1,4 +1,5 @@
--- agentctl schema 0001 (PostgreSQL): users, agents, chunks, agent_versions, agent_runs.
+-- agentctl schema 0001 (PostgreSQL): users, agents, chunks, agent_versions, agent_runs,
+-- agent_schedules, agent_exports.
 
 CREATE TABLE users (
     id          uuid PRIMARY KEY,
@@ -72,3 +73,28 @@ CREATE TABLE agent_runs (
 );
 CREATE INDEX agent_runs_agent_started ON agent_runs (agent_id, started_at);
 CREATE INDEX agent_runs_status ON agent_runs (status);
+
+CREATE TABLE agent_schedules (
+    agent_id    uuid PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+    cron        text NOT NULL,
+    timezone    text NOT NULL DEFAULT 'UTC',
+    mode        text NOT NULL DEFAULT 'automatic',
+    params      jsonb NOT NULL DEFAULT '{}'::jsonb,
+    active      boolean NOT NULL DEFAULT true,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE agent_exports (
+    id             uuid PRIMARY KEY,
+    agent_id       uuid NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    agent_version  integer NOT NULL,
+    target         text NOT NULL,
+    repository     text NOT NULL,
+    branch         text,
+    path           text NOT NULL,
+    commit_sha     text,
+    tag            text,
+    author         text,
+    exported_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX agent_exports_agent ON agent_exports (agent_id, exported_at);

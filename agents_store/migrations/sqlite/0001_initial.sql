@@ -1,4 +1,5 @@
--- agentctl schema 0001 (SQLite): users, agents, chunks, agent_versions, agent_runs.
+-- agentctl schema 0001 (SQLite): users, agents, chunks, agent_versions, agent_runs,
+-- agent_schedules, agent_exports.
 -- Timestamps are UTC ISO-8601 text of fixed width, so text order is time order.
 -- JSON columns hold text; ids are canonical UUID text.
 
@@ -74,3 +75,28 @@ CREATE TABLE agent_runs (
 );
 CREATE INDEX agent_runs_agent_started ON agent_runs (agent_id, started_at);
 CREATE INDEX agent_runs_status ON agent_runs (status);
+
+CREATE TABLE agent_schedules (
+    agent_id    TEXT PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+    cron        TEXT NOT NULL,
+    timezone    TEXT NOT NULL DEFAULT 'UTC',
+    mode        TEXT NOT NULL DEFAULT 'automatic',
+    params      TEXT NOT NULL DEFAULT '{}',
+    active      INTEGER NOT NULL DEFAULT 1,
+    updated_at  TEXT NOT NULL
+);
+
+CREATE TABLE agent_exports (
+    id             TEXT PRIMARY KEY,
+    agent_id       TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    agent_version  INTEGER NOT NULL,
+    target         TEXT NOT NULL,
+    repository     TEXT NOT NULL,
+    branch         TEXT,
+    path           TEXT NOT NULL,
+    commit_sha     TEXT,
+    tag            TEXT,
+    author         TEXT,
+    exported_at    TEXT NOT NULL
+);
+CREATE INDEX agent_exports_agent ON agent_exports (agent_id, exported_at);

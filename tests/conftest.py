@@ -18,6 +18,11 @@ import pytest
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="agentctl-test-"))
 os.environ["AGENTCTL_HOME"] = str(_SESSION_HOME / "home")
 os.environ.pop("AGENTCTL_DATABASE_URL", None)
+# Prefect reads its settings at import: point it at a temp home, offline, before anything imports it.
+os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ.pop("PREFECT_API_URL", None)
 
 PG_ADMIN_URL = os.environ.get("AGENTCTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -58,3 +63,15 @@ def postgres_url() -> Iterator[str]:
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect server (SQLite, under the session's PREFECT_HOME), once per session.
+
+    It takes several seconds to start, so every test that needs Prefect shares it.
+    """
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

@@ -28,6 +28,20 @@ class Settings(BaseSettings):
     user_id: uuid.UUID = LOCAL_USER_ID
     user_name: str = "local"
 
+    chromium: Path | None = None
+    """A Chromium/Chrome executable; default: Playwright's own browser, else Debian's chromium."""
+    upload_dir: Path | None = None
+    """The only folder ``upload`` actions may read files from; default ``$AGENTCTL_HOME/uploads``."""
+    pause_timeout_seconds: int = 3600
+    """How long a run waits for an approval or a step decision before it fails."""
+
+    def runs_dir(self) -> Path:
+        """Where each run keeps its evidence: ``<home>/runs/<flow_run_id>/``."""
+        return self.home.expanduser() / "runs"
+
+    def resolved_upload_dir(self) -> Path:
+        return (self.upload_dir or self.home.expanduser() / "uploads").expanduser().resolve()
+
     def resolved_database_url(self) -> str:
         """The store URL: ``AGENTCTL_DATABASE_URL``, else SQLite under ``home``."""
         if self.database_url:

@@ -20,11 +20,12 @@ from prefect.utilities.annotations import quote
 from agents_store.errors import AgentctlError, ExecutionError
 from agents_store.models import Agent
 from agents_store.settings import Settings, get_settings
-from agents_store.store import AgentStore, RunRecord, RunStatus
+from agents_store.store import RunRecord, RunStatus
 from flows._store import flow_store
 from flows.errors import ChunkFailed
 from flows.evidence import ChunkOutcome, publish_run_artifacts
-from flows.plan import Mode, RunPlan, Selection, compile_agent
+from flows.plan import Mode, RunPlan, Selection
+from flows.preflight import prepare_run
 from flows.progress import ProgressEvent, publish
 from flows.run_logs import attach_to_prefect
 from flows.state_sync import StoreSync
@@ -37,7 +38,7 @@ from tasks.secrets import block_name, env_name, resolve_secrets
 from tasks.steps import ChunkResult, ChunkStep
 from tasks.templating import TemplateContext
 
-__all__ = ["prepare_run", "resolve_plan_secrets", "run_agent"]
+__all__ = ["resolve_plan_secrets", "run_agent"]
 
 logger = logging.getLogger("agentctl.flow")
 
@@ -50,6 +51,7 @@ async def run_agent(
     from_chunk: int | None = None,
     params: dict[str, Any] | None = None,
     force: bool = False,
+    headless: bool | None = None,
 ) -> dict[str, Any]:
     """Run a saved agent.
 
@@ -60,6 +62,7 @@ async def run_agent(
         from_chunk: run from this chunk to the end.
         params: values for the agent's params (the agent's own are the defaults).
         force: run chunks marked Needs Review in automatic mode anyway.
+        headless: override the agent's ``settings.headless`` (``agentctl run --headed``).
     """
     from prefect.runtime import flow_run
 
@@ -70,6 +73,8 @@ async def run_agent(
     agent, plan = await asyncio.to_thread(
         prepare_run, store, agent_id, mode, Selection(chunks=chunks, from_chunk=from_chunk), params, force
     )
+    if headless is not None:
+        plan = plan.model_copy(update={"headless": headless})
     secrets = await resolve_plan_secrets(plan)
     await _label_flow_run(flow_run_id, agent, plan)
     sync = StoreSync(store, flow_run_id)
@@ -110,19 +115,6 @@ async def run_agent(
         "status": status.value,
         "chunks": [{"order": o.step.order, "status": o.status, "attempts": o.attempts} for o in outcomes],
     }
-
-
-def prepare_run(
-    store: AgentStore,
-    agent_ref: str,
-    mode: str,
-    selection: Selection,
-    params: dict[str, Any] | None,
-    force: bool = False,
-) -> tuple[Agent, RunPlan]:
-    """Load the agent and compile its plan: everything checkable before Prefect or a browser starts."""
-    agent = store.get(store.resolve(agent_ref))
-    return agent, compile_agent(agent, mode, selection, params, force=force)
 
 
 async def resolve_plan_secrets(plan: RunPlan, *, use_prefect_blocks: bool = True) -> dict[str, str]:

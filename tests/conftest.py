@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.background_server import serve_in_background
+from tests.sites import LocalSite
+
 # Isolate every test run from the user's own ~/.agentctl and Prefect home before anything reads them.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="agentctl-test-"))
 os.environ["AGENTCTL_HOME"] = str(_SESSION_HOME / "home")
@@ -75,3 +78,32 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    from tasks.browser.session import BrowserUnavailable, find_chromium
+
+    try:
+        return find_chromium() or "playwright"
+    except BrowserUnavailable:
+        require(False, "Chromium")
+        raise
+
+
+@pytest.fixture(scope="session")
+def site_server() -> Iterator[tuple[LocalSite, str]]:
+    site = LocalSite()
+    with serve_in_background(site.app) as url:
+        yield site, url
+
+
+@pytest.fixture
+def site(site_server: tuple[LocalSite, str]) -> LocalSite:
+    site_server[0].reset()
+    return site_server[0]
+
+
+@pytest.fixture
+def base_url(site_server: tuple[LocalSite, str]) -> str:
+    return site_server[1]

@@ -13,39 +13,8 @@ from agents_store.documents import parse_definition
 from agents_store.models import Agent
 from agents_store.settings import get_settings
 from agents_store.store import AgentStore
-from cli.background_server import serve_in_background
-from tests.conftest import require
 from tests.factories import LOOM
 from tests.sites import LocalSite
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    from tasks.browser.session import BrowserUnavailable, find_chromium
-
-    try:
-        return find_chromium() or "playwright"
-    except BrowserUnavailable:
-        require(False, "Chromium")
-        raise
-
-
-@pytest.fixture(scope="session")
-def site_server() -> Iterator[tuple[LocalSite, str]]:
-    site = LocalSite()
-    with serve_in_background(site.app) as url:
-        yield site, url
-
-
-@pytest.fixture
-def site(site_server: tuple[LocalSite, str]) -> LocalSite:
-    site_server[0].reset()
-    return site_server[0]
-
-
-@pytest.fixture
-def base_url(site_server: tuple[LocalSite, str]) -> str:
-    return site_server[1]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

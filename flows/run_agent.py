@@ -76,7 +76,6 @@ async def run_agent(
     if headless is not None:
         plan = plan.model_copy(update={"headless": headless})
     secrets = await resolve_plan_secrets(plan)
-    await _label_flow_run(flow_run_id, agent, plan)
     sync = StoreSync(store, flow_run_id)
     await sync.run_started(
         RunRecord(
@@ -93,20 +92,27 @@ async def run_agent(
     )
     publish(ProgressEvent(flow_run_id, "plan", orders=tuple(plan.orders)))
     masker = SecretMasker(secrets.values())
+    labelling = asyncio.get_running_loop().create_task(_label_flow_run(flow_run_id, agent, plan))
     with masking_logs(masker):
-        outcomes, failure = await _execute(plan, settings, sync, masker, secrets, flow_run_id)
-        status = RunStatus.FAILED if failure else RunStatus.COMPLETED
-        error = str(failure) if failure else None
-        await sync.run_finished(status, error)
-        publish(ProgressEvent(flow_run_id, "run", status=status.value, message=error))
-        await publish_run_artifacts(
-            agent_id=str(agent.id),
-            agent_name=agent.name,
-            agent_version=agent.version,
-            mode=plan.mode,
-            outcomes=outcomes,
-            artifacts_dir=settings.runs_dir() / str(flow_run_id),
-        )
+        try:
+            outcomes, failure = await _execute(plan, settings, sync, masker, secrets, flow_run_id)
+            status = RunStatus.FAILED if failure else RunStatus.COMPLETED
+            error = str(failure) if failure else None
+            publish(ProgressEvent(flow_run_id, "run", status=status.value, message=error))
+            await asyncio.gather(
+                sync.run_finished(status, error),
+                publish_run_artifacts(
+                    agent_id=str(agent.id),
+                    agent_name=agent.name,
+                    agent_version=agent.version,
+                    mode=plan.mode,
+                    outcomes=outcomes,
+                    artifacts_dir=settings.runs_dir() / str(flow_run_id),
+                ),
+            )
+        finally:
+            await sync.close()
+            await labelling
     if failure is not None:
         raise failure
     return {
@@ -211,7 +217,9 @@ async def _label_flow_run(flow_run_id: uuid.UUID, agent: Agent, plan: RunPlan) -
 
 
 def _triggered_by() -> str:
-    from prefect.runtime import deployment
+    """``deployment:<id>`` for a deployment's run (schedule, trigger, UI), else ``agentctl``."""
+    from prefect.context import FlowRunContext
 
-    name = deployment.get_name()
-    return f"deployment:{name}" if name else "agentctl"
+    context = FlowRunContext.get()
+    deployment_id = context.flow_run.deployment_id if context and context.flow_run else None
+    return f"deployment:{deployment_id}" if deployment_id else "agentctl"

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     user_id: uuid.UUID = LOCAL_USER_ID
     user_name: str = "local"
+    github_throttle: bool = True
+    """Keep PyGithub's pauses between GitHub requests; ``AGENTCTL_GITHUB_THROTTLE=false`` for test servers."""
 
     def resolved_database_url(self) -> str:
         """The store URL: ``AGENTCTL_DATABASE_URL``, else SQLite under ``home``."""

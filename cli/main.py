@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cli import agents, versions
+from cli import agents, github, versions
 from cli._context import CliState, err_console
 
 __all__ = ["app", "main"]
@@ -45,6 +45,7 @@ def _root(
 
 agents.register(app)
 versions.register(app)
+github.register(app)
 
 
 def main() -> None:

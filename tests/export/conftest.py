@@ -39,6 +39,6 @@ def changed_files(bare: BareRepo, commit: str) -> list[str]:
     return bare.out("show", "--format=", "--name-status", "--no-renames", commit).splitlines()
 
 
-def run_git(*args: str, cwd: Path | None = None) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, timeout=30)
-    return done.stdout.strip()
+def run_git(*args: str, input_bytes: bytes | None = None) -> str:
+    done = subprocess.run(["git", *args], input=input_bytes, capture_output=True, check=True, timeout=30)
+    return done.stdout.decode().strip()

@@ -17,7 +17,7 @@ import re
 import subprocess
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents_store.errors import ExportConflict, GitCommandFailed, RepositoryNotFound
@@ -96,10 +96,11 @@ class _Git:
 
     root: Path
     remote: str
+    index: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.run("init", "--quiet", "--bare", str(self.root / "repo.git"), bare=False)
-        self.index = self.root / "index"
+        self.index = self.root / "index"  # a private index: the export never touches a work tree
 
     def run(
         self,

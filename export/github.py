@@ -127,7 +127,8 @@ def export_to_github(
     Raises:
         ConfigError: ``repo_name`` is not OWNER/NAME.
         ExportAuthError, RepositoryNotFound, ExportConflict, ExportRejected, RateLimited: what GitHub
-            said (see ``export._github_api.translate``); nothing was committed.
+            said (see ``export._github_api.translate``). Until the branch's update, the branch is
+            left as it was; only unreferenced blobs, trees or a commit may remain.
         AgentNotFound, VersionConflict: from the store.
     """
     owner, name = parse_repo_name(repo_name)

@@ -76,15 +76,8 @@ def list_versions(
 
 
 def _export_json(record: ExportRecord) -> dict[str, Any]:
-    return {
-        "target": record.target,
-        "repository": record.repository,
-        "branch": record.branch,
-        "path": record.path,
-        "commit_sha": record.commit_sha,
-        "tag": record.tag,
-        "exported_at": record.exported_at.isoformat(),
-    }
+    fields = {"target", "repository", "branch", "path", "commit_sha", "tag", "author", "exported_at"}
+    return record.model_dump(mode="json", include=fields)
 
 
 def _export_text(record: ExportRecord) -> str:

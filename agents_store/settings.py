@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     user_id: uuid.UUID = LOCAL_USER_ID
     user_name: str = "local"
+    github_throttle: bool = True
+    """Keep PyGithub's pauses between GitHub requests; ``AGENTCTL_GITHUB_THROTTLE=false`` for test servers."""
 
     chromium: Path | None = None
     """A Chromium/Chrome executable; default: Playwright's own browser, else Debian's chromium."""

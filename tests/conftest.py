@@ -27,6 +27,8 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ.pop("PREFECT_API_URL", None)
 
+pytest_plugins = ["tests.github_double.fixtures"]  # the GitHub REST double: fixture `github_double`
+
 PG_ADMIN_URL = os.environ.get("AGENTCTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

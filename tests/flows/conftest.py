@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,32 +16,32 @@ from tests.factories import LOOM
 from tests.sites import LocalSite
 
 
+def _engine_store(url: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AgentStore]:
+    """The store the flow writes to (the flow opens it from AGENTCTL_DATABASE_URL, as in production)."""
+    monkeypatch.setenv("AGENTCTL_DATABASE_URL", url)
+    monkeypatch.setenv("AGENTCTL_HOME", str(home))
+    get_settings.cache_clear()
+    store = open_store(url)
+    yield store
+    store.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine_store(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[AgentStore]:
-    """The store the flow writes to (the flow opens it from AGENTCTL_DATABASE_URL, as in production)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'engine.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    monkeypatch.setenv("AGENTCTL_DATABASE_URL", url)
-    monkeypatch.setenv("AGENTCTL_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    store = open_store(url)
-    yield store
-    store.close()
+    """The engine's store, on SQLite and on PostgreSQL."""
+    url = (
+        f"sqlite:///{tmp_path / 'engine.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    yield from _engine_store(url, tmp_path / "home", monkeypatch)
 
 
 @pytest.fixture
 def sqlite_engine_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AgentStore]:
-    url = f"sqlite:///{tmp_path / 'engine.db'}"
-    monkeypatch.setenv("AGENTCTL_DATABASE_URL", url)
-    monkeypatch.setenv("AGENTCTL_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    store = open_store(url)
-    yield store
-    store.close()
+    yield from _engine_store(f"sqlite:///{tmp_path / 'engine.db'}", tmp_path / "home", monkeypatch)
 
 
 @pytest.fixture
@@ -70,6 +69,3 @@ def run_flow(prefect_harness: None, chromium: str) -> Callable[..., Any]:
 def secret_env(monkeypatch: pytest.MonkeyPatch, site: LocalSite) -> str:
     monkeypatch.setenv("AGENTCTL_SECRET_DEMO_PASSWORD", site.demo.password)
     return site.demo.password
-
-
-__all__ = ["os"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,12 @@ def test_run_selected_chunks_then_runs_and_logs(
     table = agentctl("runs")
     assert "CLI run" in table.out
     assert "Completed" in table.out
-    logs = agentctl("logs", runs[0]["flow_run_id"][:8])
+    deadline = time.monotonic() + 15
+    while True:  # log lines reach Prefect's API in batches, a moment after the run
+        logs = agentctl("logs", runs[0]["flow_run_id"][:8])
+        if "Finished in state Completed" in logs.out or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert logs.code == 0
     assert "Finished in state Completed" in logs.out
 

@@ -6,6 +6,7 @@ approve`` / ``agentctl step`` and the dashboard send them through Prefect's resu
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
@@ -20,6 +21,8 @@ from tasks.steps import ChunkStep
 from tasks.templating import TemplateContext, render
 
 __all__ = ["ChunkDecision", "StepDecision", "describe_chunk", "send_decision"]
+
+PAUSE_GRACE_SECONDS = 15.0
 
 
 class ChunkDecision(RunInput):
@@ -66,13 +69,20 @@ async def send_decision(flow_run_id: uuid.UUID, decision: dict[str, Any]) -> Non
     from flows.errors import RunNotPaused
 
     async with get_client() as client:
-        try:
-            run = await client.read_flow_run(flow_run_id)
-        except ObjectNotFound as e:
-            raise RunNotPaused(f"Prefect has no flow run {flow_run_id}") from e
-        if not (run.state and run.state.is_paused()):
-            state = run.state.name if run.state else "unknown"
-            raise RunNotPaused(f"run {flow_run_id} is not waiting for a decision (it is {state})")
+        # The store says "paused" a moment before Prefect does (the run records what it awaits, then
+        # pauses): give a running run a few seconds to get there.
+        deadline = asyncio.get_running_loop().time() + PAUSE_GRACE_SECONDS
+        while True:
+            try:
+                run = await client.read_flow_run(flow_run_id)
+            except ObjectNotFound as e:
+                raise RunNotPaused(f"Prefect has no flow run {flow_run_id}") from e
+            if run.state and run.state.is_paused():
+                break
+            if not (run.state and run.state.is_running()) or asyncio.get_running_loop().time() > deadline:
+                state = run.state.name if run.state else "unknown"
+                raise RunNotPaused(f"run {flow_run_id} is not waiting for a decision (it is {state})")
+            await asyncio.sleep(0.2)
         result = await client.resume_flow_run(flow_run_id, run_input=decision)
     if result.status.value != "ACCEPT":
         reason = getattr(result.details, "reason", None) or result.status.value

@@ -8,6 +8,7 @@ says what it awaits, so ``agentctl pending``, the dashboard and the Prefect UI c
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,15 @@ def _chunk_task(step: ChunkStep) -> Any:
             retries=step.retries, retry_delay_seconds=step.retry_delay_seconds
         )
     return _TASKS[key]
+
+
+async def _fail_in_prefect(flow_run_id: uuid.UUID, message: str) -> None:
+    """Prefect fails an expired pause with its own words; put ours, which say which chunk, instead."""
+    from prefect import get_client
+    from prefect.states import Failed
+
+    async with get_client() as client:
+        await client.set_flow_run_state(flow_run_id, Failed(message=message), force=True)
 
 
 @dataclass
@@ -221,9 +231,9 @@ class RunExecutor:
             if kind == "approval":
                 await self.sync.set_status(step, ChunkStatus.NOT_STARTED)
             await self.sync.update_run(awaiting=None)
-            raise PauseTimedOut(
-                f"nobody answered the {kind} pause of {step.label} within {timeout} s; the run stops here"
-            ) from e
+            message = f"nobody answered the {kind} pause of {step.label} within {timeout} s; the run stopped"
+            await _fail_in_prefect(self.runtime.flow_run_id, message)
+            raise PauseTimedOut(message) from e
         await self.sync.update_run(status=RunStatus.RUNNING, awaiting=None)
         publish(
             ProgressEvent(self.runtime.flow_run_id, "resume", order=step.order, status=str(answer.decision))

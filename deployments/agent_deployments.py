@@ -1,0 +1,179 @@
+"""One Prefect deployment per agent: ``run-agent/<agent-slug>``, tagged ``agent:<id>``.
+
+The deployment carries what a run of the agent needs — ``{agent_id, mode}`` (and the schedule's
+params) — and the agent's cron schedule from the store. It is found by its tag, not its name, so
+renaming an agent keeps its deployment (and its id, its history, the integrations that call it);
+the deployment keeps the name it was created with. A deployment for a work pool gets a pull step
+that sets the working directory to this code, so a process worker on a machine with the same
+checkout runs it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import flows
+from agents_store.models import Agent
+from agents_store.slug import agent_slug
+from agents_store.store import Schedule
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import PrefectClient
+    from prefect.client.schemas.responses import DeploymentResponse
+    from prefect.deployments.runner import RunnerDeployment
+
+__all__ = [
+    "CODE_ROOT",
+    "ENTRYPOINT",
+    "FLOW_NAME",
+    "DeployedAgent",
+    "agent_tag",
+    "apply_agent_deployment",
+    "find_deployment",
+    "remove_agent_deployments",
+    "runner_deployment",
+]
+
+FLOW_NAME = "run-agent"
+ENTRYPOINT = "flows/run_agent.py:run_agent"
+CODE_ROOT = Path(flows.__file__).resolve().parent.parent
+"""The folder that holds ``flows/``: where a worker must run to import the flow."""
+
+
+def agent_tag(agent_id: uuid.UUID | str) -> str:
+    return f"agent:{agent_id}"
+
+
+@dataclass(frozen=True)
+class DeployedAgent:
+    agent_id: uuid.UUID
+    deployment_id: uuid.UUID
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{FLOW_NAME}/{self.name}"
+
+
+async def find_deployment(client: PrefectClient, agent_id: uuid.UUID) -> DeploymentResponse | None:
+    """The agent's deployment, found by its ``agent:<id>`` tag."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+
+    found = await client.read_deployments(
+        deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[agent_tag(agent_id)]))
+    )
+    return found[0] if found else None
+
+
+async def _free_name(client: PrefectClient, agent: Agent) -> str:
+    """The agent's slug, or the slug plus its id's start when another agent's deployment has it."""
+    from prefect.exceptions import ObjectNotFound
+
+    name = agent_slug(agent.name)
+    try:
+        taken = await client.read_deployment_by_name(f"{FLOW_NAME}/{name}")
+    except ObjectNotFound:
+        return name
+    if agent_tag(agent.id) in (taken.tags or []):
+        return name
+    return f"{name[:54]}-{str(agent.id)[:8]}"
+
+
+def runner_deployment(
+    agent: Agent, name: str, schedule: Schedule | None, *, work_pool: str | None = None
+) -> RunnerDeployment:
+    """The agent's deployment as Prefect's ``RunnerDeployment`` (for ``serve`` or a work pool)."""
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.runner.storage import LocalStorage
+
+    from flows.run_agent import run_agent
+
+    parameters: dict[str, Any] = {
+        "agent_id": str(agent.id),
+        "mode": schedule.mode if schedule else "automatic",
+    }
+    if schedule and schedule.params:
+        parameters["params"] = dict(schedule.params)
+    schedules = []
+    if schedule is not None and schedule.active:
+        from deployments.schedules import prefect_schedule
+
+        schedules = [prefect_schedule(schedule.cron, schedule.timezone)]
+    deployment = RunnerDeployment.from_flow(
+        run_agent,
+        name=name,
+        parameters=parameters,
+        schedules=schedules,
+        tags=["agentctl", agent_tag(agent.id)],
+        description=f"Runs the agent {agent.name!r} ({agent.id}). {agent.description or ''}".strip(),
+        work_pool_name=work_pool,
+    )
+    deployment.entrypoint = ENTRYPOINT
+    deployment._path = str(CODE_ROOT)
+    if work_pool is not None:
+        deployment.storage = LocalStorage(str(CODE_ROOT))
+    return deployment
+
+
+async def apply_agent_deployment(
+    client: PrefectClient, agent: Agent, schedule: Schedule | None, *, work_pool: str | None = None
+) -> tuple[DeployedAgent, RunnerDeployment]:
+    """Create or update the agent's deployment (same id as before, whatever the agent is called now)."""
+    existing = await find_deployment(client, agent.id)
+    name = existing.name if existing is not None else await _free_name(client, agent)
+    if existing is not None and work_pool is None:
+        work_pool = existing.work_pool_name
+    deployment = runner_deployment(agent, name, schedule, work_pool=work_pool)
+    deployment_id = await deployment.aapply(work_pool_name=work_pool)
+    await _replace_schedules(client, deployment_id, deployment)
+    return DeployedAgent(agent.id, deployment_id, name), deployment
+
+
+async def _replace_schedules(
+    client: PrefectClient, deployment_id: uuid.UUID, deployment: RunnerDeployment
+) -> None:
+    """Make the server's schedules exactly the deployment's, and drop runs the old ones had planned.
+
+    An update keeps old schedules, and their already-scheduled runs, otherwise; new schedules get
+    their runs planned by the server at once.
+    """
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    current = await client.read_deployment_schedules(deployment_id)
+    wanted = [s.schedule for s in deployment.schedules or [] if s.schedule is not None]
+    if [c.schedule for c in current] == wanted:
+        return
+    for schedule in current:
+        await client.delete_deployment_schedule(deployment_id, schedule.id)
+    scheduled = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED]))
+    planned = await client.read_flow_runs(
+        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+        flow_run_filter=FlowRunFilter(state=scheduled),
+    )
+    for run in planned:
+        if run.auto_scheduled:
+            await client.delete_flow_run(run.id)
+    if wanted:
+        await client.create_deployment_schedules(deployment_id, [(s, True) for s in wanted])
+
+
+async def remove_agent_deployments(client: PrefectClient, agent_id: uuid.UUID) -> int:
+    """Delete the agent's deployment(s) and with them their schedules; how many there were."""
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+
+    found = await client.read_deployments(
+        deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[agent_tag(agent_id)]))
+    )
+    for deployment in found:
+        await client.delete_deployment(deployment.id)
+    return len(found)

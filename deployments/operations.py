@@ -1,0 +1,165 @@
+"""What the CLI and the dashboard do with deployments: deploy, schedule, trigger, undeploy.
+
+Each function takes the store and talks to whatever Prefect ``PREFECT_API_URL`` names (or the
+embedded server), so every way in behaves the same.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agents_store.errors import AgentNotFound
+from agents_store.models import Agent
+from agents_store.store import AgentQuery, AgentStore, Schedule
+from deployments.agent_deployments import (
+    DeployedAgent,
+    apply_agent_deployment,
+    find_deployment,
+    remove_agent_deployments,
+)
+from deployments.schedules import next_runs
+
+__all__ = [
+    "NoDeployment",
+    "ScheduledAgent",
+    "all_agents",
+    "apply_schedule",
+    "deploy_agents",
+    "ensure_work_pool",
+    "schedules_overview",
+    "trigger_agent",
+    "undeploy_agent",
+]
+
+
+class NoDeployment(AgentNotFound):
+    """The agent has no Prefect deployment yet (``agentctl deploy`` or ``agentctl serve`` creates it)."""
+
+
+def all_agents(store: AgentStore, user_id: uuid.UUID | None = None) -> list[Agent]:
+    agents: list[Agent] = []
+    offset = 0
+    while True:
+        page = store.list_agents(
+            AgentQuery(limit=1000, offset=offset, sort="created_at", descending=False, user_id=user_id)
+        )
+        agents += [store.get(summary.id) for summary in page.items]
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            return agents
+
+
+def _schedule_of(store: AgentStore, agent_id: uuid.UUID) -> Schedule | None:
+    found = store.list_schedules(agent_id)
+    return found[0] if found else None
+
+
+async def ensure_work_pool(name: str) -> bool:
+    """Create a ``process`` work pool named ``name`` if there is none; True when it was created."""
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    async with get_client() as client:
+        try:
+            await client.read_work_pool(name)
+            return False
+        except ObjectNotFound:
+            await client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+            return True
+
+
+async def deploy_agents(
+    store: AgentStore, agents: list[Agent], *, work_pool: str | None
+) -> list[DeployedAgent]:
+    """Create or update the deployments of ``agents`` (on ``work_pool`` when given)."""
+    from prefect import get_client
+
+    deployed: list[DeployedAgent] = []
+    async with get_client() as client:
+        for agent in agents:
+            info, _ = await apply_agent_deployment(
+                client, agent, _schedule_of(store, agent.id), work_pool=work_pool
+            )
+            deployed.append(info)
+    return deployed
+
+
+async def apply_schedule(store: AgentStore, agent_id: uuid.UUID, schedule: Schedule | None) -> DeployedAgent:
+    """Save the agent's schedule (None: turn it off) and put it on the agent's deployment."""
+    from prefect import get_client
+
+    agent = store.get(agent_id)
+    if schedule is None:
+        store.delete_schedule(agent_id)
+    else:
+        schedule = store.set_schedule(schedule)
+    async with get_client() as client:
+        info, _ = await apply_agent_deployment(client, agent, schedule)
+    return info
+
+
+async def undeploy_agent(agent_id: uuid.UUID) -> int:
+    from prefect import get_client
+
+    async with get_client() as client:
+        return await remove_agent_deployments(client, agent_id)
+
+
+@dataclass(frozen=True)
+class ScheduledAgent:
+    agent: Agent
+    schedule: Schedule
+    next_run: datetime | None
+
+
+async def schedules_overview(store: AgentStore) -> list[ScheduledAgent]:
+    rows: list[ScheduledAgent] = []
+    for schedule in store.list_schedules():
+        try:
+            agent = store.get(schedule.agent_id)
+        except AgentNotFound:
+            continue
+        upcoming = await next_runs(schedule, 1) if schedule.active else []
+        rows.append(ScheduledAgent(agent, schedule, upcoming[0] if upcoming else None))
+    return sorted(rows, key=lambda r: (r.next_run is None, r.next_run or datetime.max, r.agent.name))
+
+
+async def trigger_agent(
+    store: AgentStore,
+    agent: Agent,
+    *,
+    params: dict[str, Any] | None = None,
+    mode: str | None = None,
+    wait: bool = False,
+) -> Any:
+    """Create a flow run of the agent's deployment (``run_deployment``); with ``wait``, until it ends.
+
+    Raises:
+        NoDeployment: the agent was never deployed.
+        ConfigError: a param or mode the agent does not take (checked before anything starts).
+    """
+    from prefect import get_client
+    from prefect.deployments.flow_runs import arun_deployment
+
+    from flows.plan import Selection, compile_agent
+
+    compile_agent(agent, mode or "automatic", Selection(), params, force=True)  # fail fast on bad input
+    async with get_client() as client:
+        deployment = await find_deployment(client, agent.id)
+    if deployment is None:
+        raise NoDeployment(
+            f"agent {agent.name!r} has no deployment yet: run `agentctl deploy {str(agent.id)[:8]}` "
+            "(for workers) or `agentctl serve`"
+        )
+    parameters: dict[str, Any] = {}
+    if params:
+        parameters["params"] = params
+    if mode:
+        parameters["mode"] = mode
+    return await arun_deployment(
+        deployment.id, parameters=parameters, timeout=None if wait else 0, poll_interval=1
+    )

@@ -1,0 +1,71 @@
+"""Cron schedules: checked before anything is saved, and their next run times.
+
+The store keeps each agent's schedule (``agent_schedules``); ``deployments.agent_deployments`` turns
+it into the schedule of the agent's Prefect deployment. A cron has five fields (minute hour day month
+weekday), or six with seconds last (``* * * * * */10``: every ten seconds); the time zone is an IANA
+name.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import UTC, datetime
+from typing import Any
+
+from agents_store.errors import ConfigError
+from agents_store.store import Schedule
+
+__all__ = ["make_schedule", "next_runs", "prefect_schedule"]
+
+MODES = ("automatic", "verification", "debugging")
+
+
+def make_schedule(
+    agent_id: uuid.UUID,
+    cron: str,
+    *,
+    timezone: str = "UTC",
+    mode: str = "automatic",
+    params: dict[str, Any] | None = None,
+) -> Schedule:
+    """A checked schedule.
+
+    Raises:
+        ConfigError: naming the field — ``--cron``, ``--timezone`` or ``--mode`` — and the problem.
+    """
+    cron = " ".join(cron.split())
+    fields = cron.split(" ")
+    if len(fields) not in (5, 6):
+        raise ConfigError(
+            f"--cron: {cron!r} has {len(fields)} fields; use 5 (minute hour day month weekday), "
+            "or 6 with seconds last"
+        )
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        raise ConfigError(f"--timezone: {timezone!r} is not a time zone (e.g. Europe/Paris, UTC)") from e
+    if mode not in MODES:
+        raise ConfigError(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
+    try:
+        prefect_schedule(cron, timezone)
+    except ValueError as e:
+        raise ConfigError(f"--cron: {cron!r} is not a valid cron expression") from e
+    return Schedule(agent_id=agent_id, cron=cron, timezone=timezone, mode=mode, params=params or {})
+
+
+def prefect_schedule(cron: str, timezone: str) -> Any:
+    """Prefect's ``CronSchedule`` (its validation is the one the server applies)."""
+    from prefect.client.schemas.schedules import CronSchedule
+
+    return CronSchedule(cron=cron, timezone=timezone)
+
+
+async def next_runs(schedule: Schedule, count: int = 1, *, after: datetime | None = None) -> list[datetime]:
+    """The next ``count`` times the schedule fires, computed as Prefect's scheduler does."""
+    from prefect.server.schemas.schedules import CronSchedule as ServerCronSchedule
+
+    server_schedule = ServerCronSchedule(cron=schedule.cron, timezone=schedule.timezone)
+    start = after or datetime.now(UTC)
+    dates = await server_schedule.get_dates(n=count, start=start)
+    return [d.astimezone(UTC) for d in dates]

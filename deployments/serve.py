@@ -1,0 +1,91 @@
+"""``agentctl serve``: every agent's deployment served from one long-running process.
+
+Prefect's ``Runner`` (what ``prefect.serve`` uses) runs the scheduled and triggered runs of the
+deployments it was given. Agents change while it runs, so every ``poll_seconds`` the store is read
+again: a new agent gets its deployment, a renamed or rescheduled one has it updated (same id), a
+deleted one has it removed. A change is picked up within one poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+
+from agents_store.models import Agent
+from agents_store.store import AgentStore, Schedule
+from deployments.agent_deployments import apply_agent_deployment, remove_agent_deployments
+from deployments.operations import all_agents
+
+__all__ = ["serve_agents"]
+
+logger = logging.getLogger("agentctl.serve")
+
+
+def _fingerprint(agent: Agent, schedule: Schedule | None) -> tuple[object, ...]:
+    sched = (
+        (
+            schedule.cron,
+            schedule.timezone,
+            schedule.mode,
+            tuple(sorted(schedule.params.items())),
+            schedule.active,
+        )
+        if schedule
+        else None
+    )
+    return (agent.name, agent.description, sched)
+
+
+async def serve_agents(
+    store: AgentStore,
+    *,
+    poll_seconds: float = 10.0,
+    limit: int | None = None,
+    on_change: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or forever)."""
+    from prefect import get_client
+    from prefect.runner import Runner
+
+    runner = Runner(name="agentctl-serve", limit=limit, query_seconds=min(poll_seconds, 5.0))
+    served: dict[uuid.UUID, tuple[object, ...]] = {}
+    say = on_change or (lambda message: logger.info("%s", message))
+
+    async def sync_once() -> None:
+        agents = await asyncio.to_thread(all_agents, store)
+        schedules = {s.agent_id: s for s in await asyncio.to_thread(store.list_schedules)}
+        async with get_client() as client:
+            for agent in agents:
+                fingerprint = _fingerprint(agent, schedules.get(agent.id))
+                if served.get(agent.id) == fingerprint:
+                    continue
+                info, deployment = await apply_agent_deployment(client, agent, schedules.get(agent.id))
+                await runner.aadd_deployment(deployment)
+                say(f"{'updated' if agent.id in served else 'serving'} {info.full_name} ({agent.name})")
+                served[agent.id] = fingerprint
+            for gone in set(served) - {a.id for a in agents}:
+                await remove_agent_deployments(client, gone)
+                served.pop(gone)
+                say(f"removed the deployment of deleted agent {gone}")
+
+    await sync_once()
+
+    async def keep_in_sync() -> None:
+        while stop is None or not stop.is_set():
+            await asyncio.sleep(poll_seconds)
+            try:
+                await sync_once()
+            except Exception:
+                logger.exception("could not bring deployments up to date; trying again next poll")
+
+    async def stop_when_asked() -> None:
+        if stop is None:
+            await asyncio.Event().wait()
+        else:
+            await stop.wait()
+        await runner.astop()
+
+    await asyncio.gather(runner.start(), keep_in_sync(), stop_when_asked())

@@ -7,9 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +18,14 @@ from agents_store.backends import open_store
 from agents_store.models import ChunkStatus
 from agents_store.store import RunStatus
 from tests.factories import LOOM
+from tests.helpers import AGENTCTL, agentctl, process_env, wait_for
 
 pytestmark = pytest.mark.browser
-
-AGENTCTL = str(Path(sys.executable).parent / "agentctl")
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path, prefect_server: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": prefect_server,
-        "PREFECT_HOME": str(tmp_path / "prefect-client"),
-        "AGENTCTL_HOME": str(tmp_path / "home"),
-        "AGENTCTL_DATABASE_URL": f"sqlite:///{tmp_path / 'agents.db'}",
-    }
-    env.pop("CI", None)  # the child's own behaviour does not depend on it
-    return env
-
-
-def agentctl(env: dict[str, str], *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [AGENTCTL, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    return process_env(tmp_path, prefect_server)
 
 
 def import_agent(env: dict[str, str], tmp_path: Path, chunks: list[dict[str, Any]]) -> str:
@@ -58,17 +40,6 @@ def import_agent(env: dict[str, str], tmp_path: Path, chunks: list[dict[str, Any
     result = agentctl(env, "import", str(path))
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 def test_pending_and_approve_answer_a_verification_run(

@@ -16,6 +16,7 @@ import pytest
 from agents_store.models import Agent, ChunkStatus
 from agents_store.settings import get_settings
 from agents_store.store import AgentStore, RunRecord, RunStatus
+from tests.helpers import wait_for
 from tests.sites import LocalSite
 
 pytestmark = pytest.mark.browser
@@ -47,17 +48,6 @@ class FlowThread:
         if self.error:
             raise self.error
         return self.state
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def paused_at(store: AgentStore, agent: Agent, order: int) -> Callable[[], RunRecord | None]:

@@ -1,0 +1,279 @@
+"""Deployments against a real ``prefect server start``: Prefect's own CLI on our deployments, cron
+schedules that fire under ``agentctl serve``, triggers (ours, and the REST example of the docs),
+verification through a deployment, renames and deletes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.factories import LOOM
+from tests.helpers import AGENTCTL, agentctl, process_env, wait_for
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).parents[2]
+
+
+def prefect(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Prefect's own CLI, unmodified."""
+    return subprocess.run(
+        [str(Path(AGENTCTL).parent / "prefect"), *args],
+        env={**env, "PREFECT_CLI_PROMPT": "false", "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, prefect_server: str, chromium: str
+) -> Iterator[dict[str, str]]:
+    """``agentctl serve`` running for this module's tests, on its own store."""
+    home = tmp_path_factory.mktemp("served")
+    env = process_env(home, prefect_server)
+    process = subprocess.Popen(
+        [AGENTCTL, "serve", "--poll", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(home / "serve.log", "w"),  # noqa: SIM115 - lives as long as the process
+    )
+    try:
+        yield env
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def import_agent(env: dict[str, str], tmp_path: Path, name: str, chunks: list[dict[str, Any]]) -> str:
+    doc = {
+        "name": name,
+        "loom_url": LOOM,
+        "params": {"page": name.lower().replace(" ", "-")},
+        "settings": {"retries": 0, "retry_delay_seconds": 0, "action_timeout_ms": 3000},
+        "chunks": chunks,
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = agentctl(env, "import", str(path))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def page_chunks(base_url: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "Open", "actions": [{"type": "goto", "url": f"{base_url}/page/{{{{ params.page }}}}"}]},
+        {"name": "Click", "actions": [{"type": "click", "selector": "#real"}]},
+    ]
+
+
+def deployment_of(env: dict[str, str], agent_id: str) -> dict[str, Any] | None:
+    found = httpx.post(
+        f"{env['PREFECT_API_URL']}/deployments/filter",
+        json={"deployments": {"tags": {"all_": [f"agent:{agent_id}"]}}},
+        timeout=10,
+    ).json()
+    return found[0] if found else None
+
+
+def runs_of(env: dict[str, str], agent_id: str) -> list[dict[str, Any]]:
+    result = agentctl(env, "runs", agent_id, "--json")
+    assert result.returncode == 0, result.stderr
+    runs: list[dict[str, Any]] = json.loads(result.stdout)
+    return runs
+
+
+def test_prefect_cli_deploys_lists_and_runs_our_deployments(
+    tmp_path: Path, prefect_server: str, base_url: str
+) -> None:
+    env = process_env(tmp_path, prefect_server)
+    created = prefect(env, "work-pool", "create", "agentctl", "--type", "process")
+    assert created.returncode == 0 or "already exists" in created.stdout + created.stderr
+    deployed = prefect(env, "deploy", "--all", "--no-prompt", cwd=ROOT)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    agent_id = import_agent(env, tmp_path, "Prefect CLI", page_chunks(base_url))
+    ours = agentctl(env, "deploy", agent_id, "--pool", "agentctl")
+    assert ours.returncode == 0, ours.stderr
+    assert "run-agent/prefect-cli" in ours.stdout
+    listed = prefect(env, "deployment", "ls")
+    assert "run-agent/run-agent" in listed.stdout
+    assert "run-agent/prefect-cli" in listed.stdout
+    started = prefect(env, "deployment", "run", "run-agent/prefect-cli", "-p", "mode=verification")
+    assert started.returncode == 0, started.stdout + started.stderr
+    flow_runs = prefect(env, "flow-run", "ls")
+    assert flow_runs.returncode == 0
+    deployment = deployment_of(env, agent_id)
+    assert deployment is not None
+    assert deployment["parameters"] == {"agent_id": agent_id, "mode": "automatic"}
+    assert deployment["pull_steps"] == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}
+    ]
+    generic = httpx.get(f"{prefect_server}/deployments/name/run-agent/run-agent", timeout=10).json()
+    assert generic["entrypoint"] == "flows/run_agent.py:run_agent"
+    assert generic["work_pool_name"] == "agentctl"
+
+
+def test_a_cron_schedule_fires_runs_whose_statuses_land(
+    served: dict[str, str], tmp_path: Path, base_url: str
+) -> None:
+    agent_id = import_agent(served, tmp_path, "Every fifteen seconds", page_chunks(base_url))
+    scheduled = agentctl(
+        served, "schedule", agent_id, "--cron", "* * * * * */15", "--timezone", "Europe/Paris"
+    )
+    assert scheduled.returncode == 0, scheduled.stderr
+    assert "on run-agent/every-fifteen-seconds" in scheduled.stdout
+    listed = json.loads(agentctl(served, "schedules", "--json").stdout)
+    assert [(s["agent_id"], s["cron"], s["timezone"]) for s in listed] == [
+        (agent_id, "* * * * * */5", "Europe/Paris")
+    ]
+    assert listed[0]["next_run"] is not None
+
+    def completed_run() -> dict[str, Any] | None:
+        return next((r for r in runs_of(served, agent_id) if r["status"] == "Completed"), None)
+
+    run = wait_for("a scheduled run to complete", completed_run, timeout=120, every=1)
+    assert run["triggered_by"].startswith("deployment:")
+
+    off = agentctl(served, "schedule", agent_id, "--off")
+    assert off.returncode == 0, off.stderr
+    assert json.loads(agentctl(served, "schedules", "--json").stdout) == []
+    deployment = deployment_of(served, agent_id)
+    assert deployment is not None
+    assert deployment["schedules"] == []
+
+    def settled() -> bool:  # a run that started before --off finishes; no new one starts
+        return all(r["status"] != "Running" for r in runs_of(served, agent_id))
+
+    wait_for("runs in flight to finish", settled, timeout=60, every=1)
+    shown = json.loads(agentctl(served, "show", agent_id, "--json").stdout)
+    assert [c["status"] for c in shown["chunks"]] == ["Completed", "Completed"]
+    count = len(runs_of(served, agent_id))
+    assert len(runs_of(served, agent_id)) == count
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--cron", "61 * * * *"), "--cron: '61 * * * *' is not a valid cron expression"),
+        (("--cron", "* * *"), "--cron: '* * *' has 3 fields"),
+        (
+            ("--cron", "0 9 * * 1-5", "--timezone", "Mars/Olympus"),
+            "--timezone: 'Mars/Olympus' is not a time zone",
+        ),
+        (("--cron", "0 9 * * *", "--mode", "fast"), "--mode: 'fast' is not one of"),
+        (("--cron", "0 9 * * *", "--param", "nope=1"), "params: nope not a param of this agent"),
+    ],
+)
+def test_a_bad_schedule_changes_nothing(
+    tmp_path: Path, prefect_server: str, base_url: str, args: tuple[str, ...], expected: str
+) -> None:
+    env = process_env(tmp_path, prefect_server)
+    agent_id = import_agent(env, tmp_path, "Bad schedule", page_chunks(base_url))
+    result = agentctl(env, "schedule", agent_id, *args)
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert json.loads(agentctl(env, "schedules", "--json").stdout) == []
+    assert deployment_of(env, agent_id) is None
+
+
+def test_trigger_with_wait_and_the_documented_rest_example(
+    served: dict[str, str], tmp_path: Path, base_url: str, site: Any
+) -> None:
+    agent_id = import_agent(served, tmp_path, "Triggered", page_chunks(base_url))
+    missing = agentctl(served, "trigger", agent_id)
+    if missing.returncode == 1:  # serve has not picked the new agent up yet
+        assert "has no deployment yet" in missing.stderr
+    wait_for("serve to deploy the new agent", lambda: deployment_of(served, agent_id), timeout=30)
+
+    result = agentctl(served, "trigger", agent_id, "--param", "page=by-trigger", "--wait")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "flow run " in result.stdout
+    assert "/runs/flow-run/" in result.stdout
+    assert "Completed" in result.stdout
+    assert site.hits["by-trigger"] >= 1
+
+    spec = importlib.util.spec_from_file_location(
+        "trigger_via_rest", ROOT / "docs/examples/trigger_via_rest.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    answer = example.trigger_agent(
+        served["PREFECT_API_URL"], "run-agent/triggered", {"page": "by-rest"}, timeout=120
+    )
+    assert answer["state"] == "COMPLETED", answer
+    assert [row["status"] for row in answer["chunks"]] == ["Completed", "Completed"]
+    assert site.hits["by-rest"] == 1
+    runs = runs_of(served, agent_id)
+    assert answer["flow_run_id"] in [r["flow_run_id"] for r in runs]
+
+    bad = agentctl(served, "trigger", agent_id, "--param", "nope=1")
+    assert bad.returncode == 1
+    assert "params: nope not a param" in bad.stderr
+
+
+def test_verification_through_a_deployment_run(served: dict[str, str], tmp_path: Path, base_url: str) -> None:
+    agent_id = import_agent(served, tmp_path, "Verified", page_chunks(base_url))
+    wait_for("serve to deploy the new agent", lambda: deployment_of(served, agent_id), timeout=30)
+    started = agentctl(served, "trigger", agent_id, "--mode", "verification")
+    assert started.returncode == 0, started.stderr
+    flow_run_id = started.stdout.split()[2]
+
+    def pending(order: int) -> dict[str, Any] | None:
+        listed = json.loads(agentctl(served, "pending", "--json").stdout or "[]")
+        return next((p for p in listed if p["flow_run_id"] == flow_run_id and p["order"] == order), None)
+
+    wait_for("chunk 1 to wait for approval", lambda: pending(1), timeout=120, every=1)
+    assert agentctl(served, "approve", flow_run_id[:8], "--note", "by cli").returncode == 0
+    wait_for("chunk 2 to wait for approval", lambda: pending(2), timeout=60, every=1)
+    resumed = httpx.post(
+        f"{served['PREFECT_API_URL']}/flow_runs/{flow_run_id}/resume",
+        json={"run_input": {"decision": "approve", "note": "by the UI's endpoint"}},
+        timeout=10,
+    )
+    assert resumed.json()["status"] == "ACCEPT"
+
+    def finished() -> dict[str, Any] | None:
+        run = next((r for r in runs_of(served, agent_id) if r["flow_run_id"] == flow_run_id), None)
+        return run if run and run["status"] == "Completed" else None
+
+    run = wait_for("the run to complete", finished, timeout=60, every=1)
+    assert [n["note"] for n in run["notes"]] == ["by cli", "by the UI's endpoint"]
+    assert run["mode"] == "verification"
+
+
+def test_a_rename_keeps_the_deployment_and_a_delete_removes_it(
+    served: dict[str, str], tmp_path: Path, base_url: str
+) -> None:
+    agent_id = import_agent(served, tmp_path, "Old name", page_chunks(base_url))
+    first = wait_for("serve to deploy the new agent", lambda: deployment_of(served, agent_id), timeout=30)
+    assert first["name"] == "old-name"
+    assert agentctl(served, "edit", agent_id, "--name", "New name").returncode == 0
+
+    def renamed() -> dict[str, Any] | None:
+        found = deployment_of(served, agent_id)
+        return found if found and "'New name'" in (found["description"] or "") else None
+
+    after = wait_for("serve to update the renamed agent's deployment", renamed, timeout=30)
+    assert after["id"] == first["id"]
+    deleted = agentctl(served, "delete", agent_id, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "removed its Prefect deployment" in deleted.stderr
+    assert deployment_of(served, agent_id) is None

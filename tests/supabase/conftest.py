@@ -117,3 +117,7 @@ def _service_store(project: Project) -> Iterator[SupabaseStore]:
 def service_store(_service_store: SupabaseStore, db: psycopg.Connection[Any]) -> SupabaseStore:
     """The store as a trusted worker opens it: the service role key, which bypasses row-level security."""
     return _service_store
+
+
+# The CLI tests' runner: `agentctl ARGS…` through the real entry point, in this process.
+from tests.cli.conftest import agentctl  # noqa: E402, F401 - a fixture, shared with tests/cli

@@ -47,8 +47,10 @@ def translate(code: str | None, message: str | None, url: str) -> StoreError:
         )
     if code in _UNAVAILABLE or code.startswith(("08", "53", "57")):
         return StoreUnavailable(f"Supabase at {url} cannot serve the request ({what})")
-    if code.startswith("23") or code == "42501":
+    if code.startswith("23"):
         return StoreError(f"the database refused the write ({what})")
+    if code == "42501":
+        return StoreError(f"Supabase at {url} denied the request ({what})")
     return StoreError(f"Supabase at {url} answered an error ({what})")
 
 

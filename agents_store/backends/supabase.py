@@ -19,8 +19,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
@@ -70,6 +69,15 @@ _SORT_COLUMNS = {
 }
 
 
+# A write that refers to an agent fails with 23503 when there is none, and with 42501 (row-level
+# security) when it is another user's: both are "no such agent" to the caller.
+_NO_SUCH_AGENT = frozenset({"23503", "42501"})
+
+
+class _PastTheEnd(Exception):
+    """PostgREST refused a page that starts after the last row."""
+
+
 class _Request(Protocol):
     """A built postgrest-py request."""
 
@@ -116,7 +124,6 @@ class SupabaseStore(AgentStore):
         except SupabaseException as e:
             self._http.close()
             raise ConfigError(f"SUPABASE_URL: {url!r} is not a Supabase project URL ({e.message})") from e
-        # "The person at this machine": signed in, that is the token's user.
         self._default_owner = identity.user_id or LOCAL_USER_ID
         self._local_user_ready = False
         try:
@@ -127,11 +134,17 @@ class SupabaseStore(AgentStore):
 
     # ------------------------------------------------------------------ plumbing
 
-    @contextmanager
-    def _answers(self) -> Iterator[None]:
-        """Network failures and error answers as store errors, keeping the cause."""
+    def _run(
+        self, request: _Request, errors: Mapping[str, Callable[[APIError], Exception]] | None = None
+    ) -> Any:
+        """Send ``request``; its response, or the store error for its failure.
+
+        ``errors`` maps PostgREST / SQLSTATE codes to what they mean for the calling method (a
+        foreign key violation is "no such agent" for a run record); other codes keep their general
+        meaning (``translate``). The original error stays as the cause.
+        """
         try:
-            yield
+            return request.execute()
         except httpx.TimeoutException as e:
             raise StoreUnavailable(
                 f"Supabase at {self._url} did not answer in time ({type(e).__name__})"
@@ -139,22 +152,18 @@ class SupabaseStore(AgentStore):
         except httpx.HTTPError as e:
             raise StoreUnavailable(f"cannot reach Supabase at {self._url}: {e or type(e).__name__}") from e
         except APIError as e:
-            raise translate(e.code, e.message, self._url) from e
+            meaning = (errors or {}).get(e.code or "")
+            raise (meaning(e) if meaning else translate(e.code, e.message, self._url)) from e
 
-    def _rows(self, request: _Request, *, not_found: set[str] | None = None, what: str = "") -> list[Row]:
-        """Run a table request; an error whose code is in ``not_found`` means ``what`` is not found."""
-        try:
-            with self._answers():
-                return cast(list[Row], request.execute().data)
-        except StoreError as e:
-            if not_found and isinstance(e.__cause__, APIError) and e.__cause__.code in not_found:
-                raise AgentNotFound(f"no {what}") from e.__cause__
-            raise
+    def _rows(
+        self, request: _Request, *, not_found: frozenset[str] = frozenset(), what: str = ""
+    ) -> list[Row]:
+        """The rows of a table request; an error coded in ``not_found`` means ``what`` is not found."""
+        errors = dict.fromkeys(not_found, lambda _: AgentNotFound(f"no {what}"))
+        return cast(list[Row], self._run(request, errors).data)
 
     def _check_schema(self) -> None:
-        request = self._client.rpc("agentctl_schema_version", get=True).retry(False)
-        with self._answers():
-            version = request.execute().data
+        version = self._run(self._client.rpc("agentctl_schema_version", get=True).retry(False)).data
         known = [m.version for m in migrations_for("postgres")]
         if version == known[-1]:
             return
@@ -169,6 +178,7 @@ class SupabaseStore(AgentStore):
         )
 
     def _owner(self, user_id: uuid.UUID | None) -> uuid.UUID:
+        """No owner, or agentctl's local user, means the person at this machine: the signed-in user."""
         if user_id is None or user_id == LOCAL_USER_ID:
             return self._default_owner
         return user_id
@@ -183,9 +193,9 @@ class SupabaseStore(AgentStore):
     # ------------------------------------------------------------------ users
 
     def ensure_user(self, user_id: uuid.UUID, name: str, email: str | None = None) -> None:
-        params = {"user_id": str(user_id), "name": name, "email": email}
-        with self._answers():
-            self._client.rpc("agentctl_ensure_user", params).execute()
+        self._run(
+            self._client.rpc("agentctl_ensure_user", {"user_id": str(user_id), "name": name, "email": email})
+        )
 
     # ------------------------------------------------------------------ agents
 
@@ -222,26 +232,18 @@ class SupabaseStore(AgentStore):
             "snapshot": definition_to_dict(agent.definition()),
             "author": author,
         }
+        errors: dict[str, Callable[[APIError], Exception]] = {
+            "PT404": lambda _: AgentNotFound(f"no agent {agent.id}"),
+            "PT409": lambda e: VersionConflict(str(agent.id), expected or 0, int(_detail(e, "actual"))),
+        }
+        if expected == 0:
+            errors["23503"] = lambda e: StoreError(
+                f"the agent's owner {agent.user_id} is not a user of the Supabase project at {self._url} "
+                f"({describe(e.code, e.message)}); set AGENTCTL_USER_ID to a user's id, or sign in "
+                "(SUPABASE_ACCESS_TOKEN)"
+            )
         request = self._client.rpc("save_agent", {"payload": payload, "expected_version": expected})
-        try:
-            with self._answers():
-                saved = cast(Row, request.execute().data)
-        except StoreError as e:
-            cause = e.__cause__
-            if not isinstance(cause, APIError):
-                raise
-            if cause.code == "PT404":
-                raise AgentNotFound(f"no agent {agent.id}") from cause
-            if cause.code == "PT409":
-                actual = _detail(cause, "actual")
-                raise VersionConflict(str(agent.id), expected or 0, int(actual)) from cause
-            if cause.code == "23503" and expected == 0:
-                raise StoreError(
-                    f"the agent's owner {agent.user_id} is not a user of the Supabase project at "
-                    f"{self._url} ({describe(cause.code, cause.message)}); set AGENTCTL_USER_ID to a "
-                    "user's id, or sign in (SUPABASE_ACCESS_TOKEN)"
-                ) from cause
-            raise
+        saved = cast(Row, self._run(request, errors).data)
         return stamped(
             agent,
             version=saved["version"],
@@ -281,15 +283,11 @@ class SupabaseStore(AgentStore):
             )
 
         try:
-            with self._answers():
-                response = page(query.limit, query.offset).execute()
+            # PostgREST answers 416 (PGRST103) to an offset past the last row when it counts.
+            response = self._run(page(query.limit, query.offset), {"PGRST103": lambda _: _PastTheEnd()})
             rows, total = response.data, response.count
-        except StoreError as e:
-            # PostgREST answers 416 (PGRST103) to an offset past the last row when counting.
-            if not (isinstance(e.__cause__, APIError) and e.__cause__.code == "PGRST103"):
-                raise
-            with self._answers():
-                rows, total = [], page(1, 0).execute().count
+        except _PastTheEnd:
+            rows, total = [], self._run(page(1, 0)).count
         items = [AgentSummary.model_validate(r) for r in rows]
         return AgentPage(items=items, total=total or 0, limit=query.limit, offset=query.offset)
 
@@ -346,8 +344,7 @@ class SupabaseStore(AgentStore):
         request = self._client.table("agent_runs").upsert(
             run.model_dump(mode="json"), on_conflict="flow_run_id", returning=ReturnMethod.minimal
         )
-        # 23503: no such agent; 42501: not the signed-in user's agent (row-level security).
-        self._rows(request, not_found={"23503", "42501"}, what=f"agent {run.agent_id}")
+        self._rows(request, not_found=_NO_SUCH_AGENT, what=f"agent {run.agent_id}")
 
     def list_runs(
         self, agent_id: uuid.UUID | None = None, *, limit: int = 20, status: RunStatus | None = None
@@ -372,7 +369,7 @@ class SupabaseStore(AgentStore):
         request = self._client.table("agent_schedules").upsert(
             schedule.model_dump(mode="json", exclude={"updated_at"}), on_conflict="agent_id"
         )
-        rows = self._rows(request, not_found={"23503", "42501"}, what=f"agent {schedule.agent_id}")
+        rows = self._rows(request, not_found=_NO_SUCH_AGENT, what=f"agent {schedule.agent_id}")
         return Schedule.model_validate(rows[0])
 
     def delete_schedule(self, agent_id: uuid.UUID) -> bool:
@@ -390,7 +387,7 @@ class SupabaseStore(AgentStore):
             export.model_dump(mode="json"), returning=ReturnMethod.minimal
         )
         try:
-            self._rows(request, not_found={"23503", "42501"}, what=f"agent {export.agent_id}")
+            self._rows(request, not_found=_NO_SUCH_AGENT, what=f"agent {export.agent_id}")
         except StoreError:
             # A duplicate export id fails before the missing agent would: report what is missing.
             self._require_agent(export.agent_id)

@@ -167,8 +167,12 @@ def test_a_missing_migration_is_one_line(
     _one_line_error(agentctl("list"), "no agentctl schema", "PGRST202", "supabase db push")
 
 
-def test_a_schema_newer_than_agentctl_is_refused(
-    agentctl: CliRunner, on_supabase: Project, db: psycopg.Connection[Any]
+@pytest.mark.parametrize(
+    ("version", "verdict"),
+    [("29990101000000_future", "newer than this agentctl"), (PLATFORM.stem, "older than this agentctl")],
+)
+def test_a_schema_agentctl_does_not_know_is_refused(
+    agentctl: CliRunner, on_supabase: Project, db: psycopg.Connection[Any], version: str, verdict: str
 ) -> None:
     replace = (
         "CREATE OR REPLACE FUNCTION public.agentctl_schema_version() RETURNS text "
@@ -176,9 +180,9 @@ def test_a_schema_newer_than_agentctl_is_refused(
     )
     current = db.execute("SELECT public.agentctl_schema_version()").fetchone()
     assert current is not None
-    db.execute(replace.replace("%s", "'29990101000000_future'"))
+    db.execute(replace.replace("%s", f"'{version}'"))
     try:
-        _one_line_error(agentctl("list"), "29990101000000_future", "newer than this agentctl")
+        _one_line_error(agentctl("list"), version, verdict)
     finally:
         db.execute(replace.replace("%s", f"'{current[0]}'"))
 

@@ -12,8 +12,7 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 demo:
 	@scripts/bootstrap.sh
-	@$(UV) run --no-sync agentctl import examples/demo-records.yaml
-	@$(UV) run --no-sync agentctl list
+	@$(UV) run --no-sync agentctl demo
 
 test:
 	@scripts/bootstrap.sh --postgres

@@ -16,6 +16,13 @@ as ``__cause__`` (``raise ... from e``).
     │   ├── StoreUnavailable               the database cannot be reached
     │   └── SchemaError                    the database schema is missing or too new
     ├── ConfigError (ValueError)           a setting or option has a bad value
+    ├── ExportError                        an export to, or an import from, a repository failed
+    │   ├── ExportAuthError                no token, or the server refused it (401) or its rights (403)
+    │   ├── RepositoryNotFound (LookupError)  no such repository, branch, path or ref, or no access
+    │   ├── ExportConflict                 the repository is empty, or the branch moved meanwhile
+    │   ├── ExportRejected (ValueError)    the server refused the request (422), or a secret would leak
+    │   ├── RateLimited                    the API rate limit is spent; carries the reset time
+    │   └── GitCommandFailed               a plain ``git`` command failed; carries its stderr
     └── ExecutionError                     running an agent failed (tasks/errors.py, flows/errors.py)
         ├── TemplateError                  an unknown params / vars / secrets name
         ├── ActionError                    one action failed (carries chunk, action index, selector)
@@ -29,13 +36,22 @@ as ``__cause__`` (``raise ... from e``).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 __all__ = [
     "AgentNotFound",
     "AgentctlError",
     "AmbiguousId",
     "ConfigError",
     "ExecutionError",
+    "ExportAuthError",
+    "ExportConflict",
+    "ExportError",
+    "ExportRejected",
+    "GitCommandFailed",
     "InvalidAgent",
+    "RateLimited",
+    "RepositoryNotFound",
     "SchemaError",
     "StoreError",
     "StoreUnavailable",
@@ -62,6 +78,52 @@ class InvalidAgent(AgentctlError, ValueError):
 
 class ConfigError(AgentctlError, ValueError):
     """A setting, option or parameter has a value that cannot be used."""
+
+
+class ExportError(AgentctlError):
+    """Exporting an agent to a repository, or importing one from it, failed.
+
+    Nothing was committed when this is raised before the commit; the message says what to do next.
+    """
+
+
+class ExportAuthError(ExportError):
+    """No token was given, or the server refused it (401) or refused what it may do (403)."""
+
+
+class RepositoryNotFound(ExportError, LookupError):
+    """The repository, branch, folder or ref does not exist, or the token may not see it.
+
+    GitHub answers 404 for a private repository the token has no access to, so both look alike.
+    """
+
+
+class ExportConflict(ExportError):
+    """The repository is not in a state to take the commit: it is empty, or its branch moved.
+
+    A branch that moved between reading and updating it means someone pushed meanwhile; exporting
+    again builds the commit on top of theirs.
+    """
+
+
+class ExportRejected(ExportError, ValueError):
+    """The request was refused as invalid (GitHub's 422), or the export would write a secret's value."""
+
+
+class RateLimited(ExportError):
+    """The API's rate limit is used up until ``reset_at`` (UTC), when known."""
+
+    def __init__(self, message: str, reset_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class GitCommandFailed(ExportError):
+    """A plain ``git`` command failed; ``stderr`` holds what git said."""
+
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
 
 
 class StoreError(AgentctlError):

@@ -156,6 +156,9 @@ def selectors_of(selector: str | Sequence[str]) -> list[str]:
 class _Action(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    type: str
+    """Each action class narrows this to its own literal: the union's discriminator."""
+
 
 class BrowserAction(_Action):
     """An action on the run's page; ``timeout_ms`` overrides ``settings.action_timeout_ms``."""
@@ -360,6 +363,8 @@ class AgentSettings(_Model):
     retry_delay_seconds: Annotated[float, Field(ge=0, le=3600)] = 1
     action_timeout_ms: TimeoutMs = 10_000
     headless: bool = True
+    allow_unsafe_urls: bool = False
+    """Let ``goto`` open file://, chrome:// and javascript: URLs (refused by default)."""
 
 
 class ChunkDefinition(_Model):

@@ -37,6 +37,22 @@ class Settings(BaseSettings):
     supabase_url: str | None = Field(default=None, validation_alias="SUPABASE_URL")
     supabase_key: SecretStr | None = Field(default=None, validation_alias="SUPABASE_KEY")
     supabase_access_token: SecretStr | None = Field(default=None, validation_alias="SUPABASE_ACCESS_TOKEN")
+    github_throttle: bool = True
+    """Keep PyGithub's pauses between GitHub requests; ``AGENTCTL_GITHUB_THROTTLE=false`` for test servers."""
+
+    chromium: Path | None = None
+    """A Chromium/Chrome executable; default: Playwright's own browser, else Debian's chromium."""
+    upload_dir: Path | None = None
+    """The only folder ``upload`` actions may read files from; default ``$AGENTCTL_HOME/uploads``."""
+    pause_timeout_seconds: int = 3600
+    """How long a run waits for an approval or a step decision before it fails."""
+
+    def runs_dir(self) -> Path:
+        """Where each run keeps its evidence: ``<home>/runs/<flow_run_id>/``."""
+        return self.home.expanduser() / "runs"
+
+    def resolved_upload_dir(self) -> Path:
+        return (self.upload_dir or self.home.expanduser() / "uploads").expanduser().resolve()
 
     def resolved_database_url(self) -> str:
         """The store URL: ``AGENTCTL_DATABASE_URL``, else the Supabase project when ``SUPABASE_URL``

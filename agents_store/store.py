@@ -233,6 +233,17 @@ class AgentStore(ABC):
             AgentNotFound: no chunk has ``chunk_id``.
         """
 
+    def reset_chunks(self, chunk_ids: list[uuid.UUID]) -> None:
+        """Put chunks back to ``Not Started`` with no error and no attempts (a run is about to start).
+
+        Backends override this with one statement; this default writes chunk by chunk.
+
+        Raises:
+            AgentNotFound: a chunk id does not exist.
+        """
+        for chunk_id in chunk_ids:
+            self.update_chunk_status(chunk_id, ChunkStatus.NOT_STARTED, error_details=None, attempts=0)
+
     @abstractmethod
     def record_run(self, run: RunRecord) -> None:
         """Insert or replace the run record ``run.flow_run_id``; stamps the agent's last run.

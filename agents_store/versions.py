@@ -1,18 +1,33 @@
 """What changed between two versions of an agent, in the words a reviewer uses.
 
 Snapshots are export documents (no chunk ids), so chunks are matched across versions by name, then
-unnamed or renamed chunks by identical actions. What is left unmatched was added or removed.
+renamed or unnamed chunks by identical actions, then a chunk renamed and edited in place by keeping
+most of its actions at the same position. What is left unmatched was added or removed.
 """
 
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
-__all__ = ["ChunkChange", "VersionChange", "compare_versions", "unified_yaml_diff"]
+from agents_store.documents import definition_to_dict, dump_definition, parse_definition
+from agents_store.errors import InvalidAgent
+
+__all__ = [
+    "ChangeKind",
+    "ChunkChange",
+    "VersionChange",
+    "action_lines",
+    "canonical_snapshot",
+    "compare_versions",
+    "unified_yaml_diff",
+]
+
+ChangeKind = Literal["added", "removed", "renamed", "edited", "unchanged"]
+"""A chunk's fate. A chunk that only moved is ``unchanged`` with two different positions."""
 
 _METADATA_FIELDS = ("name", "description", "loom_url", "github_repo_url", "params", "settings")
 
@@ -21,12 +36,20 @@ _METADATA_FIELDS = ("name", "description", "loom_url", "github_repo_url", "param
 class ChunkChange:
     """One chunk's fate between two versions (``old``/``new`` are its chunk documents)."""
 
-    kind: str  # "added", "removed", "renamed", "edited", "moved", "unchanged"
+    kind: ChangeKind
     old: dict[str, Any] | None
     new: dict[str, Any] | None
     old_position: int | None = None
     new_position: int | None = None
     changed_fields: list[str] = field(default_factory=list)
+
+    @property
+    def moved(self) -> bool:
+        return (
+            self.old_position is not None
+            and self.new_position is not None
+            and self.old_position != self.new_position
+        )
 
     @property
     def label(self) -> str:
@@ -38,10 +61,28 @@ class ChunkChange:
 
 @dataclass
 class VersionChange:
-    """Everything that differs between two snapshots."""
+    """Everything that differs between two snapshots (``before``/``after`` are the snapshots)."""
 
     metadata: list[str]
     chunks: list[ChunkChange]
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+    def metadata_changes(self) -> list[tuple[str, Any, Any]]:
+        """``(field, before, after)`` for each changed field; params and settings key by key."""
+        out: list[tuple[str, Any, Any]] = []
+        for name in self.metadata:
+            old, new = self.before.get(name), self.after.get(name)
+            if isinstance(old or {}, dict) and isinstance(new or {}, dict) and name in ("params", "settings"):
+                keys = sorted(set(old or {}) | set(new or {}))
+                out += [
+                    (f"{name}.{k}", (old or {}).get(k), (new or {}).get(k))
+                    for k in keys
+                    if (old or {}).get(k) != (new or {}).get(k)
+                ]
+            else:
+                out.append((name, old, new))
+        return out
 
     @property
     def reordered(self) -> bool:
@@ -77,10 +118,16 @@ class VersionChange:
 
 
 def compare_versions(old: dict[str, Any] | None, new: dict[str, Any]) -> VersionChange:
-    """The change from snapshot ``old`` to ``new`` (``old`` None: the agent was created)."""
+    """The change from snapshot ``old`` to ``new`` (``old`` None: the agent was created).
+
+    Both are first put in the export's canonical form: a database may hand back a snapshot's keys
+    in its own order (PostgreSQL's jsonb does), and the diff must read the same on every backend.
+    """
+    new = canonical_snapshot(new)
     if old is None:
         chunks = [ChunkChange("added", None, c, new_position=i) for i, c in enumerate(new.get("chunks", []))]
-        return VersionChange(metadata=[], chunks=chunks)
+        return VersionChange(metadata=[], chunks=chunks, after=new)
+    old = canonical_snapshot(old)
     metadata = [f for f in _METADATA_FIELDS if old.get(f) != new.get(f)]
     old_chunks: list[dict[str, Any]] = list(old.get("chunks", []))
     new_chunks: list[dict[str, Any]] = list(new.get("chunks", []))
@@ -91,6 +138,7 @@ def compare_versions(old: dict[str, Any] | None, new: dict[str, Any]) -> Version
     for o, n in pairs:
         a, b = old_chunks[o], new_chunks[n]
         fields = [k for k in sorted(set(a) | set(b)) if k != "name" and a.get(k) != b.get(k)]
+        kind: ChangeKind
         if a.get("name") != b.get("name"):
             kind = "renamed"
         elif fields:
@@ -108,8 +156,26 @@ def compare_versions(old: dict[str, Any] | None, new: dict[str, Any]) -> Version
         for i, c in enumerate(new_chunks)
         if i not in matched_new
     ]
-    changes.sort(key=lambda c: (c.new_position if c.new_position is not None else 10**9, c.old_position or 0))
-    return VersionChange(metadata=metadata, chunks=changes)
+    changes.sort(key=_display_position)
+    return VersionChange(metadata=metadata, chunks=changes, before=old, after=new)
+
+
+def canonical_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot as the export writes it (format key order, defaults left out).
+
+    A snapshot this program can no longer read is compared as stored.
+    """
+    try:
+        return definition_to_dict(parse_definition(snapshot))
+    except InvalidAgent:
+        return snapshot
+
+
+def _display_position(change: ChunkChange) -> float:
+    """Chunks in their new order; a removed chunk just before the chunk that now has its place."""
+    if change.new_position is not None:
+        return change.new_position
+    return (change.old_position or 0) - 0.5
 
 
 def _match_chunks(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[tuple[int, int]]:
@@ -141,13 +207,25 @@ def _match_chunks(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[
             pairs.append((n, n))
             free_old.discard(n)
             free_new.discard(n)
+    # 4. renamed and edited in place: same position, mostly the same actions
+    for n in sorted(free_new):
+        if n in free_old and _similar_actions(old[n], new[n]):
+            pairs.append((n, n))
+            free_old.discard(n)
+            free_new.discard(n)
     return pairs
+
+
+_SIMILAR = 0.5  # share of action lines two versions of one chunk keep in common, at least
+
+
+def _similar_actions(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    a, b = action_lines(old), action_lines(new)
+    return bool(a and b) and difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= _SIMILAR
 
 
 def unified_yaml_diff(old: dict[str, Any], new: dict[str, Any], old_label: str, new_label: str) -> str:
     """A plain unified diff of the two snapshots as YAML (for tools that want one)."""
-    from agents_store.documents import dump_definition, parse_definition
-
     old_text = dump_definition(parse_definition(old)).splitlines(keepends=True)
     new_text = dump_definition(parse_definition(new)).splitlines(keepends=True)
     return "".join(difflib.unified_diff(old_text, new_text, fromfile=old_label, tofile=new_label))

@@ -14,11 +14,16 @@ __all__ = ["render_version_change"]
 
 
 def render_version_change(change: VersionChange, old: int, new: int) -> Group:
+    """``version 2 → 3: summary``, then each metadata field and each chunk that changed or moved.
+
+    ``+``/``-``/``~`` lines per chunk; an edited chunk lists its changed fields and the actions that
+    were added (``+``) or removed (``-``), one action per line as the YAML file writes it.
+    """
     lines: list[Text] = [Text(f"version {old} → {new}: {change.summary()}", style="bold")]
-    for name in change.metadata:
-        lines.append(Text(f"  {name} changed"))
+    for name, before, after in change.metadata_changes():
+        lines.append(Text(f"  {name}: {_value(before)} → {_value(after)}"))
     for chunk in change.chunks:
-        if chunk.kind == "unchanged" and chunk.old_position == chunk.new_position:
+        if chunk.kind == "unchanged" and not chunk.moved:
             continue
         lines.extend(_chunk_lines(chunk))
     return Group(*lines)
@@ -39,9 +44,8 @@ def _chunk_lines(chunk: ChunkChange) -> list[Text]:
     for field in chunk.changed_fields:
         if field == "actions":
             continue
-        before = json.dumps((chunk.old or {}).get(field))
-        after = json.dumps((chunk.new or {}).get(field))
-        out.append(Text(f"    {field}: {before} → {after}"))
+        before, after = (chunk.old or {}).get(field), (chunk.new or {}).get(field)
+        out.append(Text(f"    {field}: {_value(before)} → {_value(after)}"))
     if "actions" in chunk.changed_fields:
         diff = difflib.ndiff(action_lines(chunk.old), action_lines(chunk.new))
         for line in diff:
@@ -53,8 +57,14 @@ def _chunk_lines(chunk: ChunkChange) -> list[Text]:
 
 def _position_text(chunk: ChunkChange) -> str:
     if chunk.old_position is not None and chunk.new_position is not None:
-        if chunk.old_position != chunk.new_position:
+        if chunk.moved:
             return f" (moved {chunk.old_position + 1} → {chunk.new_position + 1})"
         return ""
     position = chunk.new_position if chunk.new_position is not None else chunk.old_position
     return f" (at {position + 1})" if position is not None else ""
+
+
+def _value(value: object, limit: int = 120) -> str:
+    """A value on one line, as JSON (``null`` for absent), shortened past ``limit`` characters."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

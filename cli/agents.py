@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli._context import err_console, out_console, state_of, stdin_is_interactive
+from cli._context import CliState, err_console, out_console, state_of, stdin_is_interactive
 from cli._render import STATUS_STYLE, agent_json, chunk_table, print_json, summary_json, time_text
 
 if TYPE_CHECKING:
@@ -232,8 +233,29 @@ def export_agent(
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+    git: Annotated[
+        str | None,
+        typer.Option(
+            "--git",
+            metavar="PATH_OR_REMOTE",
+            help="Commit agent.yaml and README.md to this git repository (a URL or a local path) instead.",
+        ),
+    ] = None,
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="With --git: the branch (default: the remote's).")
+    ] = None,
+    path: Annotated[
+        str, typer.Option("--path", help="With --git: folder of the agents in the repository.")
+    ] = "agents",
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="With --git: the commit message.")
+    ] = None,
 ) -> None:
-    """Export an agent's definition (byte-stable: export → import → export gives the same bytes)."""
+    """Export an agent's definition (byte-stable: export → import → export gives the same bytes).
+
+    With --git, commit it with a generated README to any git repository, in one commit tagged
+    agent/<slug>/v<version>, and push; prints the commit's sha, or "no change".
+    """
     from agents_store.documents import dump_definition
     from agents_store.errors import ConfigError
 
@@ -241,6 +263,13 @@ def export_agent(
         raise ConfigError(f"--format: {fmt!r} is not yaml or json")
     state = state_of(ctx)
     store = state.store()
+    if git is not None:
+        if output is not None or fmt != "yaml":
+            raise ConfigError("--git writes agent.yaml and README.md: it takes no --output or --format")
+        _export_to_git(state, store.resolve(ref), git, branch=branch, path=path, message=message)
+        return
+    if branch is not None or message is not None:
+        raise ConfigError("--branch and --message go with --git")
     agent = store.get(store.resolve(ref))
     text = dump_definition(agent.definition(), fmt)  # type: ignore[arg-type]
     if output is None:
@@ -248,6 +277,27 @@ def export_agent(
     else:
         output.write_text(text, encoding="utf-8")
         err_console.print(f"wrote {output}", markup=False)
+
+
+def _export_to_git(
+    state: CliState, agent_id: uuid.UUID, remote: str, *, branch: str | None, path: str, message: str | None
+) -> None:
+    from cli._export import print_export_result
+    from export.credentials import environment_secrets
+    from export.files import clean_base_path
+    from export.git import export_to_git
+
+    result = export_to_git(
+        state.store(),
+        agent_id,
+        remote,
+        branch=branch,
+        base_path=clean_base_path(path),
+        message=message,
+        author=state.author(),
+        secrets=environment_secrets(),
+    )
+    print_export_result(result)
 
 
 def print_schema() -> None:

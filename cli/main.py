@@ -6,13 +6,19 @@ run agents, so that listing agents stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
+# Offline by default, before anything imports Prefect: no analytics, no telemetry calls.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
 import typer
 
-from cli import agents, versions
+from cli import agents, github, runs, versions
 from cli._context import CliState, err_console
+from cli.demo import command as demo_command
 
 __all__ = ["app", "main"]
 
@@ -45,6 +51,9 @@ def _root(
 
 agents.register(app)
 versions.register(app)
+runs.register(app)
+demo_command.register(app)
+github.register(app)
 
 
 def main() -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
 
 from cli._context import out_console, state_of
 from cli._render import print_json, time_text
+
+if TYPE_CHECKING:
+    from agents_store.store import ExportRecord
 
 __all__ = ["register"]
 
@@ -27,12 +30,16 @@ def list_versions(
     ref: AgentRef,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """An agent's saved versions with what each changed."""
+    """An agent's saved versions: when, who, what changed, and where each was exported."""
     from agents_store.versions import compare_versions
 
     state = state_of(ctx)
     store = state.store()
-    history = store.list_versions(store.resolve(ref))
+    agent_id = store.resolve(ref)
+    history = store.list_versions(agent_id)
+    exports: dict[int, list[ExportRecord]] = {}
+    for record in reversed(store.list_exports(agent_id)):  # oldest first within each version
+        exports.setdefault(record.agent_version, []).append(record)
     rows = []
     previous = None
     for info in history:
@@ -45,6 +52,7 @@ def list_versions(
                 "created_at": info.created_at.isoformat(),
                 "author": info.author,
                 "summary": summary,
+                "exports": [_export_json(e) for e in exports.get(info.version, [])],
             }
             for info, summary in rows
         ]
@@ -53,11 +61,30 @@ def list_versions(
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for column in ("VERSION", "SAVED", "AUTHOR", "CHANGES"):
+    for column in ("VERSION", "SAVED", "AUTHOR", "CHANGES", "EXPORTED"):
         table.add_column(column)
     for info, summary in reversed(rows):
-        table.add_row(str(info.version), time_text(info.created_at), Text(info.author or "-"), Text(summary))
+        exported = ", ".join(_export_text(e) for e in exports.get(info.version, []))
+        table.add_row(
+            str(info.version),
+            time_text(info.created_at),
+            Text(info.author or "-"),
+            Text(summary),
+            Text(exported),
+        )
     out_console.print(table)
+
+
+def _export_json(record: ExportRecord) -> dict[str, Any]:
+    fields = {"target", "repository", "branch", "path", "commit_sha", "tag", "author", "exported_at"}
+    return record.model_dump(mode="json", include=fields)
+
+
+def _export_text(record: ExportRecord) -> str:
+    """``acme/agents@1a2b3c4`` for GitHub, the remote's last part for git; the tag when there is one."""
+    where = record.repository.rstrip("/").removesuffix(".git")
+    where = "/".join(where.split("/")[-2:]) if record.target == "github" else where.split("/")[-1]
+    return f"{where}@{(record.commit_sha or '?')[:7]}"
 
 
 def diff_versions(
@@ -90,8 +117,22 @@ def revert_agent(
     ref: AgentRef,
     to: Annotated[int, typer.Option("--to", metavar="V", help="The version to go back to.")],
 ) -> None:
-    """Save a new version equal to version V (history is kept)."""
+    """Save a new version equal to version V (history is kept).
+
+    When the agent already equals version V, nothing is saved.
+    """
+    from agents_store.documents import definition_to_dict
+
     state = state_of(ctx)
     store = state.store()
-    agent = store.revert(store.resolve(ref), to, author=state.author())
+    agent_id = store.resolve(ref)
+    current = store.get(agent_id)
+    target = store.get_version(agent_id, to)
+    if definition_to_dict(current.definition()) == target.snapshot:
+        out_console.print(
+            f"{current.id}  version {current.version} already equals version {to}; nothing saved",
+            markup=False,
+        )
+        return
+    agent = store.revert(agent_id, to, author=state.author())
     out_console.print(f"{agent.id}  version {agent.version} (= version {to})", markup=False)

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.background_server import serve_in_background
+from tests.sites import LocalSite
+
 # Isolate every test run from the user's own ~/.agentctl and Prefect home before anything reads them.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="agentctl-test-"))
 os.environ["AGENTCTL_HOME"] = str(_SESSION_HOME / "home")
@@ -23,6 +26,8 @@ os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ.pop("PREFECT_API_URL", None)
+
+pytest_plugins = ["tests.github_double.fixtures"]  # the GitHub REST double: fixture `github_double`
 
 PG_ADMIN_URL = os.environ.get("AGENTCTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -75,3 +80,32 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    from tasks.browser.session import BrowserUnavailable, find_chromium
+
+    try:
+        return find_chromium() or "playwright"
+    except BrowserUnavailable:
+        require(False, "Chromium")
+        raise
+
+
+@pytest.fixture(scope="session")
+def site_server() -> Iterator[tuple[LocalSite, str]]:
+    site = LocalSite()
+    with serve_in_background(site.app) as url:
+        yield site, url
+
+
+@pytest.fixture
+def site(site_server: tuple[LocalSite, str]) -> LocalSite:
+    site_server[0].reset()
+    return site_server[0]
+
+
+@pytest.fixture
+def base_url(site_server: tuple[LocalSite, str]) -> str:
+    return site_server[1]

@@ -393,6 +393,30 @@ class SqlAgentStore(AgentStore):
                 raise AgentNotFound(f"no chunk {chunk_id}")
             self._refresh_status(conn, agent_id)
 
+    def reset_chunks(self, chunk_ids: list[uuid.UUID]) -> None:
+        if not chunk_ids:
+            return
+        with self._write() as conn:
+            touched = list(
+                conn.execute(
+                    sa.update(chunks)
+                    .where(chunks.c.id.in_(chunk_ids))
+                    .values(
+                        status=ChunkStatus.NOT_STARTED.value,
+                        error_details=None,
+                        attempts=0,
+                        updated_at=_now(),
+                    )
+                    .returning(chunks.c.agent_id)
+                ).scalars()
+            )
+            if len(touched) != len(set(chunk_ids)):
+                raise AgentNotFound(
+                    f"{len(set(chunk_ids)) - len(touched)} of the chunks to reset do not exist"
+                )
+            for agent_id in set(touched):
+                self._refresh_status(conn, agent_id)
+
     def _refresh_status(self, conn: Connection, agent_id: uuid.UUID) -> None:
         derived = sa.select(_STATUS_OF_AGENT).where(chunks.c.agent_id == agent_id).scalar_subquery()
         conn.execute(sa.update(agents).where(agents.c.id == agent_id).values(status=derived))

@@ -1,0 +1,160 @@
+"""Engine overhead: a 20-chunk × 5-action agent run by the engine vs a plain async Playwright script.
+
+Both drive the same Chromium (the engine's shared browser, launched once) against the same local
+page, alternately, after one warm-up each; the engine runs through a real ``prefect server`` and
+writes every chunk status to a SQLite store, as in production. Figures: median wall time, the ratio
+engine / plain, and the overhead per chunk.
+
+    uv run python -m bench.engine [--chunks 20] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+PAGE = """<!doctype html><html><body>
+<input id="field"><button id="btn" onclick="document.getElementById('out').textContent =
+document.getElementById('field').value">Copy</button><p id="out"></p></body></html>"""
+
+
+def site() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page() -> str:
+        return PAGE
+
+    return app
+
+
+def chunk_actions(n: int, url: str) -> list[dict[str, Any]]:
+    first: dict[str, Any] = {"type": "goto", "url": url} if n == 1 else {"type": "hover", "selector": "#btn"}
+    return [
+        first,
+        {"type": "fill", "selector": "#field", "value": f"chunk {n}"},
+        {"type": "click", "selector": "#btn"},
+        {"type": "expect_text", "selector": "#out", "text": f"chunk {n}", "exact": True},
+        {"type": "press", "selector": "#field", "key": "End"},
+    ]
+
+
+async def plain_script(browser: Any, url: str, chunks: int) -> None:
+    """The same actions, written by hand against Playwright: the floor the engine is measured against."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    for n in range(1, chunks + 1):
+        if n == 1:
+            await page.goto(url)
+        else:
+            await page.locator("#btn").first.hover()
+        await page.locator("#field").first.fill(f"chunk {n}")
+        await page.locator("#btn").first.click()
+        await expect(page.locator("#out").first).to_have_text(f"chunk {n}")
+        await page.locator("#field").first.press("End")
+    await context.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--chunks", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    os.environ["AGENTCTL_HOME"] = tempfile.mkdtemp(prefix="bench-engine-")
+    os.environ.pop("AGENTCTL_DATABASE_URL", None)
+
+    from bench._common import median, prefect_server, print_table, write_results
+    from cli.background_server import serve_in_background
+
+    with serve_in_background(site()) as url, prefect_server():
+        result = asyncio.run(measure(url + "/", args.chunks, args.rounds))
+    per_chunk_ms = (result["engine_s"] - result["plain_s"]) / args.chunks * 1000
+    ratio = result["engine_s"] / result["plain_s"]
+    print_table(
+        f"Engine overhead — {args.chunks} chunks × 5 actions, median of {args.rounds} rounds",
+        ["run", "wall time", "ratio"],
+        [
+            ["plain Playwright script", f"{result['plain_s']:.3f} s", "1.00"],
+            ["agentctl engine (Prefect flow)", f"{result['engine_s']:.3f} s", f"{ratio:.2f}"],
+        ],
+    )
+    print(f"overhead per chunk: {per_chunk_ms:.1f} ms   (targets: ratio ≤ 1.10, ≤ 15 ms per chunk)")
+    path = write_results(
+        "engine",
+        {
+            "chunks": args.chunks,
+            "actions_per_chunk": 5,
+            "rounds": args.rounds,
+            "plain_seconds": round(result["plain_s"], 4),
+            "engine_seconds": round(result["engine_s"], 4),
+            "ratio": round(ratio, 3),
+            "overhead_per_chunk_ms": round(per_chunk_ms, 2),
+            "all_plain_seconds": [round(v, 4) for v in result["plain_all"]],
+            "all_engine_seconds": [round(v, 4) for v in result["engine_all"]],
+        },
+    )
+    print(f"results: {path}")
+    _ = median
+
+
+async def measure(url: str, chunks: int, rounds: int) -> dict[str, Any]:
+    from agents_store.backends import open_store
+    from agents_store.documents import parse_definition
+    from agents_store.settings import get_settings
+    from bench._common import median
+    from flows.run_agent import run_agent
+    from tasks.browser.session import find_chromium, shared_browser
+
+    settings = get_settings()
+    store = open_store(settings.resolved_database_url())
+    doc = {
+        "name": "Engine benchmark",
+        "loom_url": "https://www.loom.com/share/00000000000000000000000000000bec",
+        "settings": {"retries": 0, "retry_delay_seconds": 0},
+        "chunks": [{"name": f"Step {n}", "actions": chunk_actions(n, url)} for n in range(1, chunks + 1)],
+    }
+    agent = store.create(parse_definition(doc))
+    plain_times: list[float] = []
+    engine_times: list[float] = []
+    async with shared_browser(headless=True, executable=find_chromium(settings.chromium)) as browser:
+
+        async def engine_once() -> float:
+            started = time.perf_counter()
+            state = await run_agent(str(agent.id), return_state=True)  # type: ignore[call-overload]
+            elapsed = time.perf_counter() - started
+            if not state.is_completed():
+                raise SystemExit(f"engine run failed: {state.message}")
+            return elapsed
+
+        async def plain_once() -> float:
+            started = time.perf_counter()
+            await plain_script(browser, url, chunks)
+            return time.perf_counter() - started
+
+        await plain_once()
+        await engine_once()
+        for _ in range(rounds):
+            plain_times.append(await plain_once())
+            engine_times.append(await engine_once())
+    store.close()
+    return {
+        "plain_s": median(plain_times),
+        "engine_s": median(engine_times),
+        "plain_all": plain_times,
+        "engine_all": engine_times,
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Running a flow from the command line with a live chunk table (rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from cli._context import err_console
+from cli._render import STATUS_STYLE
+from tasks.steps import ChunkStep
+
+__all__ = ["ChunkRow", "LiveRun", "run_with_progress"]
+
+
+@dataclass
+class ChunkRow:
+    order: int
+    name: str
+    status: str = "Not Started"
+    attempts: int = 0
+    message: str = ""
+
+
+@dataclass
+class LiveRun:
+    """The chunk table, updated from the flow's progress events (another thread may draw it)."""
+
+    rows: dict[int, ChunkRow]
+    flow_run_id: uuid.UUID | None = None
+    status: str = "Starting"
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_steps(cls, steps: list[ChunkStep]) -> LiveRun:
+        return cls({s.order: ChunkRow(s.order, s.name or f"chunk {s.order}") for s in steps})
+
+    def on_event(self, event: Any) -> None:
+        with self._lock:
+            self.flow_run_id = event.flow_run_id
+            if event.kind == "chunk" and event.order in self.rows:
+                row = self.rows[event.order]
+                row.status = event.status or row.status
+                row.attempts = event.attempt or row.attempts
+                row.message = (event.message or "") if event.status != "Completed" else ""
+            elif event.kind == "run":
+                self.status = event.status or self.status
+            elif event.kind == "plan":
+                self.status = "Running"
+
+    def table(self) -> Table:
+        table = Table(box=None, header_style="bold", title=f"run {self.flow_run_id or '…'} · {self.status}")
+        for column in ("#", "CHUNK", "STATUS", "TRIES", "DETAIL"):
+            table.add_column(column)
+        with self._lock:
+            for row in self.rows.values():
+                table.add_row(
+                    str(row.order),
+                    Text(row.name),
+                    Text(row.status, style=STATUS_STYLE.get(row.status, "")),
+                    str(row.attempts or ""),
+                    Text(row.message[:120]),
+                )
+        return table
+
+
+def run_with_progress(
+    live_run: LiveRun, parameters: dict[str, Any], *, show: bool = True, transient: bool = False
+) -> Any:
+    """Run ``run_agent`` in this process, drawing the table; returns the flow's final state."""
+    from cli._prefect import quiet_prefect_console
+    from flows.progress import listening
+    from flows.run_agent import run_agent
+
+    async def main() -> Any:
+        return await run_agent(**parameters, return_state=True)
+
+    with quiet_prefect_console(), listening(live_run.on_event):
+        if not show:
+            return asyncio.run(main())
+        with Live(live_run.table(), console=err_console, refresh_per_second=8, transient=transient) as live:
+
+            def redraw(_: Any) -> None:
+                live.update(live_run.table())
+
+            with listening(redraw):
+                return asyncio.run(main())

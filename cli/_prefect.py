@@ -1,0 +1,66 @@
+"""Prefect from the command line: which server we talk to, run links, and a quiet console."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cli._context import err_console
+
+__all__ = ["embedded_mode", "flow_run_url", "note_prefect_mode", "quiet_prefect_console"]
+
+_noted = False
+
+
+def embedded_mode() -> bool:
+    """True without ``PREFECT_API_URL``: Prefect then starts a temporary server in this process."""
+    from prefect.settings import get_current_settings
+
+    return not get_current_settings().api.url and not os.environ.get("PREFECT_API_URL")
+
+
+def note_prefect_mode() -> None:
+    """Say once per command which Prefect this command uses."""
+    global _noted  # noqa: PLW0603 - one note per process is the point
+    if _noted:
+        return
+    _noted = True
+    if embedded_mode():
+        err_console.print(
+            "PREFECT_API_URL is not set: using Prefect's embedded mode (a temporary server, ~15 s to start). "
+            "Run `agentctl server` and export PREFECT_API_URL to keep a UI and start runs in ~1 s.",
+            markup=False,
+            style="dim",
+        )
+
+
+def flow_run_url(flow_run_id: uuid.UUID | str) -> str | None:
+    """The flow run's page in the Prefect UI, when a UI outlives this command."""
+    if embedded_mode():
+        return None
+    from prefect.settings import get_current_settings
+
+    ui = get_current_settings().ui_url
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if ui else None
+
+
+@contextmanager
+def quiet_prefect_console(level: int = logging.WARNING) -> Iterator[None]:
+    """Keep Prefect's INFO lines off the terminal (they still go to Prefect's API and UI)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    handlers: list[tuple[logging.Handler, int]] = []
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        if isinstance(logger, logging.Logger):
+            for handler in logger.handlers:
+                if isinstance(handler, PrefectConsoleHandler) and all(handler is not h for h, _ in handlers):
+                    handlers.append((handler, handler.level))
+                    handler.setLevel(max(level, handler.level))
+    try:
+        yield
+    finally:
+        for handler, previous in handlers:
+            handler.setLevel(previous)

@@ -1,0 +1,108 @@
+"""``agentctl demo``: the demo app on 127.0.0.1, the demo agent imported, run through the real engine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli._context import err_console, out_console, state_of
+
+__all__ = ["DEMO_AGENT", "register"]
+
+DEMO_AGENT = Path(__file__).with_name("demo-agent.yaml")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    ctx: typer.Context,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo app running afterwards, until Ctrl+C.")
+    ] = False,
+) -> None:
+    """Run the demo agent against the demo app: sign in, add a record, read the total, call a webhook."""
+    from agents_store.documents import load_definition
+    from agents_store.errors import AgentNotFound
+    from cli._live import LiveRun, run_with_progress
+    from cli._prefect import flow_run_url, note_prefect_mode
+    from cli._render import chunk_table
+    from cli.background_server import serve_in_background
+    from cli.demo.site import DemoState, create_demo_app
+    from flows.plan import Selection
+    from flows.preflight import prepare_run
+
+    state = state_of(ctx)
+    store = state.store()
+    password = secrets.token_urlsafe(12)
+    os.environ["AGENTCTL_SECRET_DEMO_PASSWORD"] = password  # the agent types it; it is never stored
+    site = DemoState(password=password)
+    definition = load_definition(DEMO_AGENT.read_bytes())
+    try:
+        current = store.get(store.resolve(definition.name))
+        agent = (
+            store.save(current.with_definition(definition), author=state.author())
+            if (current.definition() != definition)
+            else current
+        )
+    except AgentNotFound:
+        agent = store.create(definition, user_id=state.settings().user_id, author=state.author())
+    err_console.print(
+        f"demo agent {agent.name!r} ({agent.id}) is in {store_description(state)}", markup=False
+    )
+    with serve_in_background(create_demo_app(site)) as url:
+        err_console.print(f"demo app at {url}", markup=False)
+        params = {"base_url": url}
+        agent, plan = prepare_run(store, str(agent.id), "automatic", Selection(), params)
+        note_prefect_mode()
+        live_run = LiveRun.for_steps(plan.steps)
+        final = run_with_progress(live_run, {"agent_id": str(agent.id), "params": params}, transient=True)
+        run_id = live_run.flow_run_id or final.state_details.flow_run_id
+        out_console.print()
+        out_console.print(chunk_table(store.get(agent.id)))
+        added = ", ".join(f"{r['title']} {r['amount']}" for r in site.records) or "none"
+        payloads = [h["payload"] for h in site.hooks]
+        out_console.print(
+            f"\nThe demo app now holds these records: {added}; its webhook received {payloads}.",
+            markup=False,
+        )
+        _print_next_steps(run_id, agent.id, flow_run_url(run_id) if run_id else None)
+        if keep:
+            err_console.print(f"demo app still at {url}; Ctrl+C to stop", markup=False)
+            with contextlib.suppress(KeyboardInterrupt, typer.Abort):
+                typer.prompt("", default="", show_default=False, prompt_suffix="")
+    if not final.is_completed():
+        err_console.print(f"agentctl: the demo run {final.name.lower()}: {final.message}", markup=False)
+        raise typer.Exit(1)
+
+
+def store_description(state: object) -> str:
+    from agents_store.settings import get_settings
+
+    url = getattr(state, "database_url", None) or get_settings().resolved_database_url()
+    return url.split("@")[-1] if "@" in url else url
+
+
+def _print_next_steps(run_id: object, agent_id: object, url: str | None) -> None:
+    out_console.print(f"\nflow run {run_id}", markup=False)
+    if url:
+        out_console.print(f"Prefect UI: {url}", markup=False)
+    else:
+        out_console.print(
+            "See it in the Prefect UI: run `uv run agentctl server` (or `uv run prefect server start`), "
+            "then open\n"
+            f"  http://127.0.0.1:4200/runs/flow-run/{run_id}\n"
+            "Embedded runs are kept in Prefect's local database, so the UI shows this one too.",
+            markup=False,
+        )
+    out_console.print(
+        f"More: `uv run agentctl show {str(agent_id)[:8]}`, `uv run agentctl runs`, "
+        f"`uv run agentctl logs {str(run_id)[:8]}`",
+        markup=False,
+    )

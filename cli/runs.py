@@ -1,0 +1,182 @@
+"""Run commands: run, runs, logs."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.text import Text
+
+from cli._context import CliState, err_console, out_console, state_of
+from cli._render import STATUS_STYLE, print_json, time_text
+
+if TYPE_CHECKING:
+    from agents_store.store import RunRecord
+
+__all__ = ["parse_params", "register"]
+
+AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="Agent id, unique id prefix, or name.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_agent_command)
+    app.command("runs")(list_runs)
+    app.command("logs")(show_logs)
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, str]:
+    """``--param k=v`` options as a dict; a pair without ``=`` is a clear error."""
+    from agents_store.errors import ConfigError
+
+    params: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param: {pair!r} is not NAME=VALUE")
+        params[key.strip()] = value
+    return params
+
+
+def run_agent_command(
+    ctx: typer.Context,
+    ref: AgentRef,
+    chunk: Annotated[
+        list[int] | None, typer.Option("--chunk", "-c", help="Run only this chunk (repeat for several).")
+    ] = None,
+    from_chunk: Annotated[
+        int | None, typer.Option("--from-chunk", help="Run from this chunk to the end.")
+    ] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (repeatable).")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="automatic, verification or debugging.")] = "automatic",
+    headed: Annotated[bool, typer.Option("--headed", help="Show the browser window.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run chunks that need review anyway.")] = False,
+) -> None:
+    """Run an agent now, with a live view of its chunks. Exit status 0 only if every chunk completed."""
+    from flows.plan import Selection
+    from flows.preflight import prepare_run
+
+    state = state_of(ctx)
+    params = parse_params(param)
+    selection = Selection(chunks=chunk or None, from_chunk=from_chunk)
+    agent, plan = prepare_run(state.store(), ref, mode, selection, params, force)
+    _use_store_of(state)
+    from cli._live import LiveRun, run_with_progress
+    from cli._prefect import flow_run_url, note_prefect_mode
+
+    note_prefect_mode()
+    live_run = LiveRun.for_steps(plan.steps)
+    parameters: dict[str, Any] = {
+        "agent_id": str(agent.id),
+        "mode": mode,
+        "chunks": selection.chunks,
+        "from_chunk": from_chunk,
+        "params": params or None,
+        "force": force,
+        "headless": False if headed else None,
+    }
+    final = run_with_progress(live_run, parameters)
+    run_id = live_run.flow_run_id or final.state_details.flow_run_id
+    url = flow_run_url(run_id) if run_id else None
+    out_console.print(f"flow run {run_id}" + (f"  {url}" if url else ""), markup=False)
+    if not final.is_completed():
+        err_console.print(f"agentctl: run {final.name.lower()}: {final.message}", markup=False)
+        raise typer.Exit(1)
+
+
+def _use_store_of(state: CliState) -> None:
+    """The flow opens the store from settings: make it the one this command was pointed at."""
+    import os
+
+    from agents_store.settings import get_settings
+
+    if state.database_url:
+        os.environ["AGENTCTL_DATABASE_URL"] = state.database_url
+        get_settings.cache_clear()
+
+
+def list_runs(
+    ctx: typer.Context,
+    ref: Annotated[str | None, typer.Argument(metavar="[AGENT]", help="Only this agent's runs.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Recent runs (newest first): agent, version, mode, status, when, and why a run failed."""
+    state = state_of(ctx)
+    store = state.store()
+    agent_id = store.resolve(ref) if ref else None
+    runs = store.list_runs(agent_id, limit=limit)
+    names = {a: store.get(a).name for a in {r.agent_id for r in runs}}
+    if as_json:
+        print_json([_run_json(r, names[r.agent_id]) for r in runs])
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("RUN", "AGENT", "VER", "MODE", "STATUS", "STARTED", "TOOK", "ERROR"):
+        table.add_column(column)
+    for r in runs:
+        took = f"{(r.finished_at - r.started_at).total_seconds():.1f} s" if r.finished_at else "-"
+        table.add_row(
+            str(r.flow_run_id)[:8],
+            Text(names[r.agent_id]),
+            str(r.agent_version),
+            r.mode,
+            Text(r.status.value, style=STATUS_STYLE.get(r.status.value, "")),
+            time_text(r.started_at),
+            took,
+            Text((r.error or "")[:80]),
+        )
+    out_console.print(table)
+
+
+def _run_json(run: RunRecord, agent_name: str) -> dict[str, Any]:
+    data = run.model_dump(mode="json")
+    data["agent_name"] = agent_name
+    return data
+
+
+def resolve_run(state: CliState, ref: str) -> uuid.UUID:
+    """A flow run id from a full id or a unique prefix of a run this store recorded."""
+    from agents_store.errors import AgentNotFound, AmbiguousId
+
+    ref = ref.strip().lower()
+    try:
+        return uuid.UUID(ref)
+    except ValueError:
+        pass
+    matches = [
+        r.flow_run_id for r in state.store().list_runs(limit=1000) if str(r.flow_run_id).startswith(ref)
+    ]
+    if not matches:
+        raise AgentNotFound(f"no run matches {ref!r}")
+    if len(matches) > 1:
+        raise AmbiguousId(f"{ref!r} matches several runs: give more of the id")
+    return matches[0]
+
+
+def show_logs(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="RUN", help="Flow run id or unique prefix.")],
+    level: Annotated[str, typer.Option("--level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """A run's log lines, from Prefect's API."""
+    import logging
+
+    from agents_store.errors import ConfigError
+    from cli._prefect import note_prefect_mode
+    from flows.run_logs import read_run_logs
+
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise ConfigError(f"--level: {level!r} is not DEBUG, INFO, WARNING or ERROR")
+    run_id = resolve_run(state_of(ctx), ref)
+    note_prefect_mode()
+    lines = asyncio.run(read_run_logs(run_id, min_level=numeric))
+    for line in lines:
+        level_name = logging.getLevelName(line.level)
+        sys.stdout.write(f"{time_text(line.timestamp)} {level_name:<7} {line.logger}: {line.message}\n")
+    if not lines:
+        err_console.print(f"no log lines for run {run_id} in this Prefect server", markup=False)

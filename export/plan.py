@@ -1,0 +1,193 @@
+"""What an export decides before it talks to a repository, the same for GitHub and for plain git.
+
+The plan records the repository on the agent first (a new version, when that changes the
+definition), then builds the files from the saved definition. Doing it in that order is what makes
+a second export byte-identical: the files already hold the URL, so the tree is the same and no
+commit is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from agents_store.documents import definition_to_dict, parse_definition
+from agents_store.errors import InvalidAgent, VersionNotFound
+from agents_store.models import Agent, AgentDefinition
+from agents_store.slug import agent_slug
+from agents_store.store import AgentStore, ExportRecord
+from agents_store.versions import compare_versions
+from export.files import AgentFiles, agent_files, check_no_secret_values
+
+__all__ = [
+    "ExportPlan",
+    "ExportResult",
+    "RepositoryUrlPolicy",
+    "export_tag",
+    "git_blob_sha",
+    "prepare_export",
+]
+
+Target = Literal["github", "git"]
+RepositoryUrlPolicy = Literal["always", "if_missing"]
+"""``always``: the agent's ``github_repo_url`` becomes this repository (GitHub exports).
+``if_missing``: only an agent without one gets it (plain-git exports, which may go to a local folder)."""
+
+
+def export_tag(slug: str, version: int) -> str:
+    """The tag of an export: ``agent/<slug>/v<version>`` (a lightweight tag on the export's commit)."""
+    return f"agent/{slug}/v{version}"
+
+
+def git_blob_sha(content: bytes) -> str:
+    """The sha git gives a blob with these bytes (``git hash-object``), computed without git."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """One export, decided: the saved agent, its files, tag and commit message.
+
+    ``stale_files`` are files a previous export of this agent wrote under another folder (the agent
+    was renamed since), with the blob sha it wrote; a transport deletes each one that still holds
+    exactly that blob, so a rename moves the agent instead of leaving a stale copy — and never
+    deletes a file someone else put there since.
+    """
+
+    agent: Agent
+    files: AgentFiles
+    tag: str
+    message: str
+    stale_files: dict[str, str] = field(default_factory=dict)
+
+    def record(
+        self,
+        *,
+        target: Target,
+        repository: str,
+        branch: str | None,
+        commit_sha: str | None,
+        tag: str | None,
+        author: str | None,
+    ) -> ExportRecord:
+        return ExportRecord(
+            id=uuid.uuid4(),
+            agent_id=self.agent.id,
+            agent_version=self.agent.version,
+            target=target,
+            repository=repository,
+            branch=branch,
+            path=self.files.folder,
+            commit_sha=commit_sha,
+            tag=tag,
+            author=author,
+            exported_at=datetime.now(UTC),
+        )
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export did. ``changed`` False: the branch already held these files, no commit was made."""
+
+    record: ExportRecord
+    changed: bool
+    commit_url: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def prepare_export(
+    store: AgentStore,
+    agent_id: uuid.UUID,
+    *,
+    target: Target,
+    repository_url: str | None,
+    url_policy: RepositoryUrlPolicy,
+    base_path: str,
+    author: str | None,
+    message: str | None = None,
+    secrets: dict[str, str] | None = None,
+) -> ExportPlan:
+    """Record the repository on the agent if the policy says so, then plan its files and commit.
+
+    Raises:
+        AgentNotFound: no such agent.
+        ExportRejected: the files would contain a secret's value; nothing was saved.
+        VersionConflict: someone saved the agent meanwhile.
+    """
+    agent = store.get(agent_id)
+    current = agent.definition()
+    wanted = _with_repository_url(current, repository_url, url_policy)
+    files = agent_files(wanted, base_path)
+    check_no_secret_values(files.files, secrets or {})
+    if wanted != current:
+        agent = store.save(agent.with_definition(wanted), author=author)
+    previous = _previous_export(store, agent.id, target, repository_url)
+    return ExportPlan(
+        agent=agent,
+        files=files,
+        tag=export_tag(agent_slug(agent.name), agent.version),
+        message=message or _default_message(store, agent, previous),
+        stale_files=_stale_files(store, agent.id, previous, files, base_path),
+    )
+
+
+def _with_repository_url(
+    definition: AgentDefinition, url: str | None, policy: RepositoryUrlPolicy
+) -> AgentDefinition:
+    if url is None or definition.github_repo_url == url:
+        return definition
+    if policy == "if_missing" and definition.github_repo_url is not None:
+        return definition
+    try:
+        return parse_definition({**definition_to_dict(definition), "github_repo_url": url})
+    except InvalidAgent:
+        return definition  # a remote the format cannot name (e.g. user@host:repo): leave the field alone
+
+
+def _previous_export(
+    store: AgentStore, agent_id: uuid.UUID, target: Target, repository_url: str | None
+) -> ExportRecord | None:
+    for record in store.list_exports(agent_id):
+        if record.target == target and record.repository == repository_url:
+            return record
+    return None
+
+
+def _default_message(store: AgentStore, agent: Agent, previous: ExportRecord | None) -> str:
+    """A title, what changed since the last export to this repository, and machine-readable trailers."""
+    parts = [f'Export agent "{agent.name}" version {agent.version}']
+    if previous is None:
+        parts.append("First export of this agent to this repository.")
+    elif previous.agent_version != agent.version:
+        try:
+            before = store.get_version(agent.id, previous.agent_version).snapshot
+            after = store.get_version(agent.id, agent.version).snapshot
+        except VersionNotFound:
+            pass
+        else:
+            summary = compare_versions(before, after).summary()
+            parts.append(f"Since version {previous.agent_version}, the last export here: {summary}.")
+    parts.append(f"Agent: {agent_slug(agent.name)}\nAgent-Version: {agent.version}")
+    return "\n\n".join(parts) + "\n"
+
+
+def _stale_files(
+    store: AgentStore,
+    agent_id: uuid.UUID,
+    previous: ExportRecord | None,
+    files: AgentFiles,
+    base_path: str,
+) -> dict[str, str]:
+    if previous is None or previous.path == files.folder:
+        return {}
+    try:
+        snapshot = store.get_version(agent_id, previous.agent_version).snapshot
+        old = agent_files(parse_definition(snapshot), base_path)
+    except (VersionNotFound, InvalidAgent):
+        return {}
+    if old.folder != previous.path:
+        return {}  # exported under another --path then: not ours to guess about
+    return {path: git_blob_sha(content) for path, content in old.files.items()}

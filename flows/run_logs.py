@@ -1,0 +1,61 @@
+"""Our log lines in Prefect: the ``agentctl`` logger writes to the same handlers as Prefect's own,
+so chunk messages (fallback selectors, retries) show in the Prefect UI and in ``agentctl logs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ["RunLogLine", "attach_to_prefect", "read_run_logs"]
+
+
+def attach_to_prefect(level: int = logging.INFO) -> None:
+    """Give the ``agentctl`` logger Prefect's handlers (as ``PREFECT_LOGGING_EXTRA_LOGGERS`` would)."""
+    logger = logging.getLogger("agentctl")
+    logger.setLevel(level)
+    for handler in logging.getLogger("prefect.extra").handlers:
+        if handler not in logger.handlers:
+            logger.addHandler(handler)
+    logger.propagate = False
+
+
+@dataclass(frozen=True)
+class RunLogLine:
+    timestamp: datetime
+    level: int
+    logger: str
+    message: str
+    task_run_id: uuid.UUID | None
+
+
+async def read_run_logs(
+    flow_run_id: uuid.UUID, *, min_level: int = logging.INFO, limit: int = 1000
+) -> list[RunLogLine]:
+    """The run's log lines from Prefect's API, oldest first."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
+    from prefect.client.schemas.sorting import LogSort
+
+    log_filter = LogFilter(
+        flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]), level=LogFilterLevel(ge_=min_level)
+    )
+    lines: list[RunLogLine] = []
+    async with get_client() as client:
+        offset = 0
+        while len(lines) < limit:
+            batch = await client.read_logs(
+                log_filter=log_filter,
+                sort=LogSort.TIMESTAMP_ASC,
+                limit=min(200, limit - len(lines)),
+                offset=offset,
+            )
+            if not batch:
+                break
+            lines += [
+                RunLogLine(log.timestamp, log.level, log.name, log.message, log.task_run_id) for log in batch
+            ]
+            offset += len(batch)
+    return lines

@@ -1,0 +1,178 @@
+"""The only place a browser is launched.
+
+One Chromium per process and event loop, shared by the runs in it (each run gets its own context, so
+cookies never cross runs); it closes when its last run ends. A run's context is created lazily, on
+the first browser action, so an agent of HTTP actions only never starts a browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agents_store.errors import ExecutionError
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright
+
+__all__ = ["LAUNCH_ARGS", "BrowserUnavailable", "RunBrowser", "find_chromium", "shared_browser"]
+
+logger = logging.getLogger("agentctl.browser")
+
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+_SYSTEM_CHROMIUMS = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
+
+
+class BrowserUnavailable(ExecutionError):
+    """No Chromium could be found or started."""
+
+
+def find_chromium(configured: Path | None = None) -> str | None:
+    """The executable to launch, or None to let Playwright use its own downloaded browser.
+
+    Order: ``AGENTCTL_CHROMIUM``; Playwright's own browser when installed; Debian's chromium.
+
+    Raises:
+        BrowserUnavailable: none of them exists.
+    """
+    if configured is not None:
+        if not Path(configured).is_file():
+            raise BrowserUnavailable(f"AGENTCTL_CHROMIUM: {configured} does not exist")
+        return str(configured)
+    if _playwright_browser_installed():
+        return None
+    for candidate in _SYSTEM_CHROMIUMS:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise BrowserUnavailable(
+        "no Chromium found: install Debian's chromium (apt-get install chromium) or set AGENTCTL_CHROMIUM"
+    )
+
+
+def _playwright_browser_installed() -> bool:
+    import os
+
+    root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache" / "ms-playwright")
+    return any(root.glob("chromium-*/chrome-linux*/chrome"))
+
+
+@dataclass
+class _Shared:
+    playwright: Playwright
+    browser: Browser
+    users: int = 0
+
+
+_shared: dict[tuple[int, bool, str | None], _Shared] = {}
+_shared_lock: dict[int, asyncio.Lock] = {}
+
+
+@asynccontextmanager
+async def shared_browser(*, headless: bool, executable: str | None) -> AsyncIterator[Browser]:
+    """A browser shared by the runs of this event loop with the same launch options."""
+    loop_id = id(asyncio.get_running_loop())
+    key = (loop_id, headless, executable)
+    lock = _shared_lock.setdefault(loop_id, asyncio.Lock())
+    async with lock:
+        entry = _shared.get(key)
+        if entry is None or not entry.browser.is_connected():
+            entry = await _launch(headless=headless, executable=executable)
+            _shared[key] = entry
+        entry.users += 1
+    try:
+        yield entry.browser
+    finally:
+        async with lock:
+            entry.users -= 1
+            if entry.users == 0:
+                _shared.pop(key, None)
+                await _close(entry)
+
+
+async def _launch(*, headless: bool, executable: str | None) -> _Shared:
+    from playwright.async_api import Error as PlaywrightError
+    from playwright.async_api import async_playwright
+
+    playwright = await async_playwright().start()
+    try:
+        browser = await playwright.chromium.launch(
+            headless=headless, executable_path=executable, args=LAUNCH_ARGS
+        )
+    except PlaywrightError as e:
+        await playwright.stop()
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BrowserUnavailable(
+            f"could not start Chromium ({executable or 'Playwright’s own'}): {first}"
+        ) from e
+    logger.debug("launched Chromium %s (%s)", browser.version, executable or "Playwright's own")
+    return _Shared(playwright=playwright, browser=browser)
+
+
+async def _close(entry: _Shared) -> None:
+    try:
+        await entry.browser.close()
+    finally:
+        await entry.playwright.stop()
+
+
+@dataclass
+class RunBrowser:
+    """A run's browser context and page, opened on first use and shared by its chunks.
+
+    A login in chunk 1 holds in chunk 2 because both use this one context.
+    """
+
+    headless: bool
+    executable: str | None
+    storage_state: Path | None = None
+    trace: bool = False
+    context_options: dict[str, Any] = field(default_factory=dict)
+    _browser_cm: Any = None
+    _context: BrowserContext | None = None
+    _page: Page | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._page is not None
+
+    async def page(self) -> Page:
+        if self._page is None:
+            self._browser_cm = shared_browser(headless=self.headless, executable=self.executable)
+            browser = await self._browser_cm.__aenter__()
+            options: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, **self.context_options}
+            if self.storage_state is not None:
+                options["storage_state"] = str(self.storage_state)
+            self._context = await browser.new_context(**options)
+            if self.trace:
+                await self._context.tracing.start(screenshots=True, snapshots=True, sources=False)
+            self._page = await self._context.new_page()
+        return self._page
+
+    @property
+    def context(self) -> BrowserContext | None:
+        return self._context
+
+    async def close(self) -> None:
+        try:
+            if self._context is not None:
+                await self._context.close()
+        finally:
+            self._context = None
+            self._page = None
+            if self._browser_cm is not None:
+                cm, self._browser_cm = self._browser_cm, None
+                await cm.__aexit__(None, None, None)

@@ -1,0 +1,220 @@
+"""The Prefect task that runs one chunk: its actions in order, its retries, its evidence.
+
+Retries are Prefect's (``retries`` / ``retry_delay_seconds`` set per chunk by the flow). Each attempt
+starts where the chunk started — a retried chunk first returns the page to the URL it began on — and
+every failed attempt is reported to the observer, which writes it to the store; on the last one the
+report is the chunk's ``error_details``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from agents_store.models import Action, BrowserAction, HttpAction, SleepAction
+from tasks.browser.actions import (
+    BrowserActionContext,
+    Outcome,
+    run_browser_action,
+    run_sleep,
+    screenshot_page,
+)
+from tasks.errors import ActionError
+from tasks.http import idempotency_key, run_http_action
+from tasks.runtime import AttemptRecord, RunRuntime
+from tasks.steps import ChunkResult, ChunkStep
+from tasks.templating import render
+
+__all__ = ["run_chunk"]
+
+logger = logging.getLogger("agentctl.chunks")
+
+
+@task(
+    name="run-chunk",
+    task_run_name="{step.title}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    log_prints=False,
+)
+async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
+    """Run one chunk's actions in order on the run's page and HTTP client."""
+    from prefect.runtime import task_run
+
+    attempt = runtime.next_attempt(step.order)
+    await runtime.observer.attempt_started(step, attempt)
+    started = time.perf_counter()
+    result = ChunkResult(order=step.order, attempts=attempt, duration_seconds=0.0)
+    index = -1
+    action: Action | None = None
+    try:
+        if step.needs_browser:
+            await _return_to_start(step, attempt, runtime)
+        for index, action in enumerate(step.actions):
+            outcome = await _run_action(step, index, action, runtime)
+            _note(result, index, outcome)
+            if runtime.debug and isinstance(action, BrowserAction):
+                shot = await _screenshot(runtime, step, f"action-{index + 1:02d}")
+                result.screenshots.append(str(shot))
+    except Exception as error:
+        details = await _failure_details(step, attempt, index, action, error, runtime, str(task_run.id or ""))
+        final = attempt > step.retries
+        if not final:
+            runtime.failed_attempts.setdefault(step.order, []).append(AttemptRecord(attempt, details))
+        else:
+            details["attempt_errors"] = [
+                {k: r.error[k] for k in ("attempt", "type", "message", "at") if k in r.error}
+                for r in runtime.failed_attempts.get(step.order, [])
+            ] + [{k: details[k] for k in ("attempt", "type", "message", "at")}]
+        await runtime.observer.attempt_failed(step, attempt, details, final=final)
+        logger.warning("%s, attempt %s of %s: %s", step.label, attempt, step.retries + 1, details["message"])
+        logger.debug("%s failed with", step.label, exc_info=error)
+        raise _masked(error, details) from None
+    result.duration_seconds = time.perf_counter() - started
+    await runtime.observer.chunk_completed(step, result)
+    return result
+
+
+async def _return_to_start(step: ChunkStep, attempt: int, runtime: RunRuntime) -> None:
+    page = await runtime.browser.page()
+    if attempt == 1:
+        runtime.start_urls[step.order] = page.url
+        return
+    start = runtime.start_urls.get(step.order, "about:blank")
+    if start and start != "about:blank":
+        logger.info("%s: retry %s starts again from %s", step.label, attempt, start)
+        await page.goto(start)
+
+
+async def _run_action(step: ChunkStep, index: int, action: Action, runtime: RunRuntime) -> Outcome:
+    rendered = _render(action, runtime)
+    if isinstance(rendered, SleepAction):
+        return await run_sleep(rendered)
+    if isinstance(rendered, HttpAction):
+        key = idempotency_key(runtime.flow_run_id, step.chunk_id, index)
+        answer = await run_http_action(rendered, runtime.http, key=key)
+        if rendered.var:
+            runtime.templates.vars[rendered.var] = answer.as_var()
+            return Outcome(var=(rendered.var, answer.as_var()))
+        return Outcome()
+    page = await runtime.browser.page()
+    ctx = BrowserActionContext(
+        page=page,
+        timeout_ms=step.action_timeout_ms,
+        artifacts_dir=runtime.artifacts_dir,
+        upload_dir=runtime.upload_dir,
+        allow_unsafe_urls=step.allow_unsafe_urls,
+        sensitive_locators=runtime.sensitive_locators,
+        chunk_order=step.order,
+    )
+    outcome = await run_browser_action(rendered, ctx, sensitive=index in step.secret_actions)
+    if outcome.var is not None:
+        runtime.templates.vars[outcome.var[0]] = outcome.var[1]
+    return outcome
+
+
+def _render(action: Action, runtime: RunRuntime) -> Action:
+    data = action.model_dump(by_alias=True, exclude_none=True)
+    rendered = render(data, runtime.templates)
+    return type(action).model_validate(rendered)
+
+
+def _note(result: ChunkResult, index: int, outcome: Outcome) -> None:
+    if outcome.selector_used is not None:
+        result.selectors_used[index] = outcome.selector_used
+    if outcome.fallback_from is not None and outcome.selector_used is not None:
+        result.fallbacks[index] = outcome.selector_used
+    if outcome.var is not None:
+        result.vars_set.append(outcome.var[0])
+    if outcome.screenshot is not None:
+        result.screenshots.append(str(outcome.screenshot))
+
+
+async def _screenshot(runtime: RunRuntime, step: ChunkStep, name: str) -> Path:
+    page = await runtime.browser.page()
+    path = runtime.artifacts_dir / f"chunk-{step.order:02d}-{name}.png"
+    return await screenshot_page(page, path, runtime.sensitive_locators)
+
+
+async def _failure_details(
+    step: ChunkStep,
+    attempt: int,
+    index: int,
+    action: Action | None,
+    error: BaseException,
+    runtime: RunRuntime,
+    task_run_id: str,
+) -> dict[str, Any]:
+    """``error_details`` as the format defines them, every string masked."""
+    mask = runtime.masker.mask
+    screenshot: str | None = None
+    page_url: str | None = getattr(error, "page_url", None)
+    if runtime.browser.started:
+        try:
+            page = await runtime.browser.page()
+            page_url = page_url or page.url
+            shot = await _screenshot(runtime, step, f"failed-attempt-{attempt}")
+            screenshot = str(shot)
+        except Exception as shot_error:  # noqa: BLE001 - evidence is best effort; the failure is what matters
+            logger.debug("no failure screenshot for %s: %s", step.label, shot_error)
+    message = error.message if isinstance(error, ActionError) else str(error)
+    details: dict[str, Any] = {
+        "type": type(error).__name__,
+        "message": mask(message) or type(error).__name__,
+        "action_index": index if index >= 0 else None,
+        "action": _masked_action(action, runtime) if action is not None else None,
+        "selector_tried": getattr(error, "selector_tried", None),
+        "page_url": mask(page_url) if page_url else None,
+        "attempt": attempt,
+        "attempts": attempt,
+        "screenshot": screenshot,
+        "flow_run_id": str(runtime.flow_run_id),
+        "task_run_id": task_run_id or None,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    extra = getattr(error, "details", None)
+    if extra:
+        details["details"] = runtime.masker.mask_data(extra)
+    return details
+
+
+def _masked_action(action: Action, runtime: RunRuntime) -> dict[str, Any]:
+    """The action with params and vars filled in and every secret shown as ``***``."""
+    from tasks.masking import MASK
+    from tasks.templating import TemplateContext
+
+    hidden = TemplateContext(
+        params=runtime.templates.params,
+        vars=runtime.templates.vars,
+        secrets={name: MASK for name in runtime.templates.secrets},
+    )
+    data = action.model_dump(mode="json", by_alias=True, exclude_none=True)
+    try:
+        shown = render(data, hidden)
+    except Exception:  # noqa: BLE001 - an unrenderable action is shown as written
+        shown = data
+    masked: dict[str, Any] = runtime.masker.mask_data(shown)
+    return masked
+
+
+def _masked(error: BaseException, details: dict[str, Any]) -> BaseException:
+    """The exception Prefect sees and stores in its state message: masked, same type when possible."""
+    message = str(details["message"])
+    if isinstance(error, ActionError):
+        clone = type(error).__new__(type(error))
+        ActionError.__init__(
+            clone,
+            message,
+            action_index=details["action_index"],
+            action_type=error.action_type,
+            selector_tried=error.selector_tried,
+            page_url=details["page_url"],
+        )
+        return clone
+    return ActionError(f"{type(error).__name__}: {message}", action_index=details["action_index"])

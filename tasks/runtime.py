@@ -1,0 +1,68 @@
+"""The live objects one run shares across its chunks: browser, HTTP client, vars, secrets, evidence.
+
+A chunk task receives the ``RunRuntime`` (wrapped in Prefect's ``quote`` so Prefect neither copies
+nor inspects it) next to its plain-data ``ChunkStep``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tasks.masking import SecretMasker
+from tasks.templating import TemplateContext
+
+if TYPE_CHECKING:
+    import httpx
+
+    from tasks.browser.session import RunBrowser
+    from tasks.steps import ChunkResult, ChunkStep
+
+__all__ = ["AttemptRecord", "ChunkObserver", "RunRuntime"]
+
+
+class ChunkObserver(Protocol):
+    """Told about what happens inside a chunk task, where the flow cannot see (between retries)."""
+
+    async def attempt_started(self, step: ChunkStep, attempt: int) -> None: ...
+
+    async def attempt_failed(
+        self, step: ChunkStep, attempt: int, error: dict[str, Any], *, final: bool
+    ) -> None:
+        """``final``: no retry follows; ``error`` is then the chunk's ``error_details``."""
+
+    async def chunk_completed(self, step: ChunkStep, result: ChunkResult) -> None: ...
+
+
+@dataclass
+class AttemptRecord:
+    """One failed attempt of a chunk, as ``error_details.attempt_errors`` lists it."""
+
+    attempt: int
+    error: dict[str, Any]
+
+
+@dataclass
+class RunRuntime:
+    flow_run_id: uuid.UUID
+    templates: TemplateContext
+    masker: SecretMasker
+    browser: RunBrowser
+    http: httpx.AsyncClient
+    artifacts_dir: Path
+    upload_dir: Path
+    observer: ChunkObserver
+    debug: bool = False
+    attempts: dict[int, int] = field(default_factory=dict)
+    failed_attempts: dict[int, list[AttemptRecord]] = field(default_factory=dict)
+    start_urls: dict[int, str] = field(default_factory=dict)
+    sensitive_locators: list[Any] = field(default_factory=list)
+    """Playwright locators of elements that received a secret (masked in screenshots)."""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def next_attempt(self, order: int) -> int:
+        self.attempts[order] = self.attempts.get(order, 0) + 1
+        return self.attempts[order]

@@ -1,0 +1,150 @@
+"""``agentctl export AGENT --git PATH_OR_REMOTE``: plain git against real local bare repositories."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agents_store.errors import ExportConflict, GitCommandFailed, RepositoryNotFound
+from export.git import _failure, remote_url
+from tests.cli.conftest import CliRunner
+from tests.export.conftest import changed_files, git_log
+from tests.factories import agent_doc
+from tests.github_double import BareRepo
+
+
+@pytest.fixture
+def bare(tmp_path: Path) -> BareRepo:
+    """An empty bare repository, as a fresh GitLab/Gitea project or ``git init --bare`` gives."""
+    return BareRepo(tmp_path / "remote.git")
+
+
+@pytest.fixture(autouse=True)
+def _no_git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No global git config: the export must commit without one (as on a fresh CI machine)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home-without-gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("GIT_AUTHOR_EMAIL", raising=False)
+
+
+def _agent(agentctl: CliRunner, tmp_path: Path, doc: dict[str, object]) -> str:
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    result = agentctl("import", str(path))
+    assert result.code == 0, result.err
+    return result.out.strip()
+
+
+def test_git_export_commits_both_files_once_then_nothing(
+    agentctl: CliRunner, tmp_path: Path, bare: BareRepo
+) -> None:
+    agent_id = _agent(agentctl, tmp_path, agent_doc("Ship orders", chunks=2))
+
+    first = agentctl("export", agent_id, "--git", str(bare.path))
+
+    assert first.code == 0, first.err
+    [commit] = git_log(bare, "main")
+    assert first.out.strip() == commit
+    assert changed_files(bare, commit) == [
+        "A\tagents/ship-orders/README.md",
+        "A\tagents/ship-orders/agent.yaml",
+    ]
+    # The agent now names the repository it lives in (version 2), and the file holds that version.
+    shown = yaml.safe_load(agentctl("show", agent_id, "--json").out)
+    assert shown["version"] == 2
+    assert shown["github_repo_url"] == bare.path.resolve().as_uri()
+    assert (
+        bare.out("show", f"{commit}:agents/ship-orders/agent.yaml") + "\n" == agentctl("export", agent_id).out
+    )
+    assert bare.ref("refs/tags/agent/ship-orders/v2") == commit
+    # Without a git identity, the exporter commits at a placeholder address.
+    assert bare.out("log", "-1", "--format=%an <%ae>") == f"{getpass.getuser()} <agentctl@localhost>"
+
+    [version_2] = [v for v in json.loads(agentctl("versions", agent_id, "--json").out) if v["version"] == 2]
+    assert [(e["target"], e["commit_sha"], e["tag"]) for e in version_2["exports"]] == [
+        ("git", commit, "agent/ship-orders/v2")
+    ]
+    assert f"remote@{commit[:7]}" in agentctl("versions", agent_id).out
+
+    second = agentctl("export", agent_id, "--git", str(bare.path))
+
+    assert second.code == 0, second.err
+    assert second.out.startswith("no change: ")
+    assert git_log(bare, "main") == [commit]
+
+
+def test_git_export_builds_on_the_branch_and_moves_a_renamed_agent(
+    agentctl: CliRunner, tmp_path: Path, bare: BareRepo
+) -> None:
+    bare.commit_on("trunk", {"README.md": b"# our agents\n"}, "initial")
+    bare.git("symbolic-ref", "HEAD", "refs/heads/trunk")
+    doc = agent_doc("Old name", chunks=1)
+    agent_id = _agent(agentctl, tmp_path, doc)
+    assert agentctl("export", agent_id, "--git", str(bare.path), "-m", "Add the agent").code == 0
+    assert agentctl("edit", agent_id, "--name", "New name").code == 0
+
+    moved = agentctl("export", agent_id, "--git", f"file://{bare.path}")
+
+    assert moved.code == 0, moved.err
+    log = git_log(bare, "trunk")
+    assert len(log) == 3
+    assert bare.out("log", "-1", "--format=%s", log[1]) == "Add the agent"
+    assert bare.out("log", "-1", "--format=%B", log[0]).startswith('Export agent "New name" version 3')
+    assert sorted(changed_files(bare, log[0])) == [
+        "A\tagents/new-name/README.md",
+        "A\tagents/new-name/agent.yaml",
+        "D\tagents/old-name/README.md",
+        "D\tagents/old-name/agent.yaml",
+    ]
+    assert bare.out("show", "trunk:README.md") == "# our agents"
+
+
+def test_git_export_to_another_branch_and_folder(agentctl: CliRunner, tmp_path: Path, bare: BareRepo) -> None:
+    bare.commit_on("main", {"README.md": b"x\n"}, "initial")
+    agent_id = _agent(agentctl, tmp_path, agent_doc("Side", chunks=1))
+
+    result = agentctl("export", agent_id, "--git", str(bare.path), "--branch", "agents", "--path", "bots/")
+
+    assert result.code == 0, result.err
+    assert len(git_log(bare, "main")) == 1
+    assert git_log(bare, "agents")[1:] == git_log(bare, "main")
+    assert bare.out("ls-tree", "-r", "--name-only", "agents").splitlines() == [
+        "README.md",
+        "bots/side/README.md",
+        "bots/side/agent.yaml",
+    ]
+
+
+def test_git_export_errors_are_one_line(agentctl: CliRunner, tmp_path: Path, bare: BareRepo) -> None:
+    agent_id = _agent(agentctl, tmp_path, agent_doc("Errors", chunks=1))
+    missing = agentctl("export", agent_id, "--git", str(tmp_path / "no-such-repo"))
+    assert missing.code == 1
+    assert missing.err.startswith(f"agentctl: error: {(tmp_path / 'no-such-repo').as_uri()} is not a git")
+    assert missing.err.count("\n") == 1
+    both = agentctl("export", agent_id, "--git", str(bare.path), "-o", str(tmp_path / "x.yaml"))
+    assert (
+        both.err
+        == "agentctl: error: --git writes agent.yaml and README.md: it takes no --output or --format\n"
+    )
+    stray = agentctl("export", agent_id, "--branch", "main")
+    assert stray.err == "agentctl: error: --branch and --message go with --git\n"
+    assert git_log(bare, "--all") == []
+
+
+def test_git_failures_map_to_their_errors() -> None:
+    assert isinstance(
+        _failure("push", "r", " ! [rejected]        main -> main (fetch first)\nerror: failed to push"),
+        ExportConflict,
+    )
+    assert isinstance(
+        _failure("ls-remote", "r", "fatal: 'x' does not appear to be a git repository"), RepositoryNotFound
+    )
+    other = _failure("push", "r", "remote: hook declined\nerror: failed to push some refs")
+    assert isinstance(other, GitCommandFailed)
+    assert str(other) == "git push failed for r: remote: hook declined error: failed to push some refs"
+    assert remote_url("git@gitlab.com:acme/agents.git") == "git@gitlab.com:acme/agents.git"
+    assert remote_url("https://gitea.example/acme/agents.git") == "https://gitea.example/acme/agents.git"

@@ -1,0 +1,105 @@
+"""agentctl run / runs / logs / demo through the real entry point, the real engine and Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli.conftest import CliRunner
+from tests.factories import LOOM
+
+pytestmark = pytest.mark.browser
+
+
+def _agent_file(tmp_path: Path, base_url: str, **settings: object) -> Path:
+    doc = {
+        "name": "CLI run",
+        "loom_url": LOOM,
+        "params": {"page": "cli"},
+        "settings": {"retries": 0, "retry_delay_seconds": 0, "action_timeout_ms": 2000, **settings},
+        "chunks": [
+            {"name": "Open", "actions": [{"type": "goto", "url": f"{base_url}/page/{{{{ params.page }}}}"}]},
+            {"name": "Click", "actions": [{"type": "click", "selector": "#real"}]},
+            {
+                "name": "Check",
+                "actions": [{"type": "expect_visible", "selector": "#clicked", "timeout_ms": 500}],
+            },
+        ],
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def test_run_selected_chunks_then_runs_and_logs(
+    agentctl: CliRunner, tmp_path: Path, prefect_harness: None, chromium: str, base_url: str
+) -> None:
+    agent_id = agentctl("import", str(_agent_file(tmp_path, base_url))).out.strip()
+    result = agentctl("run", agent_id[:8], "--chunk", "1", "--chunk", "2", "--param", "page=picked")
+    assert result.code == 0, result.err
+    assert "flow run " in result.out
+    shown = json.loads(agentctl("show", agent_id, "--json").out)
+    assert [c["status"] for c in shown["chunks"]] == ["Completed", "Completed", "Not Started"]
+    runs = json.loads(agentctl("runs", agent_id, "--json").out)
+    assert len(runs) == 1
+    assert runs[0]["status"] == "Completed"
+    assert runs[0]["agent_version"] == 1
+    assert runs[0]["chunks"] == [1, 2]
+    assert runs[0]["params"] == {"page": "picked"}
+    table = agentctl("runs")
+    assert "CLI run" in table.out
+    assert "Completed" in table.out
+    logs = agentctl("logs", runs[0]["flow_run_id"][:8])
+    assert logs.code == 0
+    assert "Finished in state Completed" in logs.out
+
+
+def test_a_failed_run_exits_non_zero_and_later_chunks_stay_not_started(
+    agentctl: CliRunner, tmp_path: Path, prefect_harness: None, chromium: str, base_url: str
+) -> None:
+    agent_id = agentctl("import", str(_agent_file(tmp_path, base_url))).out.strip()
+    result = agentctl("run", agent_id, "--chunk", "1", "--chunk", "3")
+    assert result.code == 1
+    assert 'chunk 3 "Check" failed' in result.err
+    shown = json.loads(agentctl("show", agent_id, "--json").out)
+    assert [c["status"] for c in shown["chunks"]] == ["Completed", "Not Started", "Failed"]
+    assert shown["chunks"][2]["error_details"]["type"] == "AssertionFailed"
+    assert "AssertionFailed" in agentctl("show", agent_id).out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--chunk", "9"), "chunks: the agent has no chunk 9 (it has 1..3)"),
+        (("--param", "nope=1"), "params: nope not a param of this agent (its params: page)"),
+        (("--param", "broken"), "--param: 'broken' is not NAME=VALUE"),
+        (("--mode", "turbo"), "mode: 'turbo' is not one of automatic, verification, debugging"),
+    ],
+)
+def test_bad_run_options_fail_fast_without_starting_prefect(
+    agentctl: CliRunner, tmp_path: Path, base_url: str, args: tuple[str, ...], expected: str
+) -> None:
+    agent_id = agentctl("import", str(_agent_file(tmp_path, base_url))).out.strip()
+    result = agentctl("run", agent_id, *args)
+    assert result.code == 1
+    assert expected in result.err
+    assert json.loads(agentctl("runs", "--json").out) == []
+
+
+def test_demo_runs_the_demo_agent_against_the_demo_app(
+    agentctl: CliRunner, prefect_harness: None, chromium: str
+) -> None:
+    result = agentctl("demo")
+    assert result.code == 0, result.err
+    assert "Coffee beans 42.50" in result.out
+    assert "'total': '42.50'" in result.out
+    agents = json.loads(agentctl("list", "--json").out)
+    assert [a["name"] for a in agents] == ["Record a sale and tell Zapier"]
+    assert agents[0]["status"] == "Completed"
+    again = agentctl("demo")
+    assert again.code == 0
+    assert len(json.loads(agentctl("list", "--json").out)) == 1  # the demo agent is reused, not duplicated
+    assert len(json.loads(agentctl("runs", "--json").out)) == 2

@@ -1,0 +1,321 @@
+"""The engine end to end: the real flow, real Chromium, real local pages and receivers, a real store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from agents_store.models import Agent, ChunkStatus
+from agents_store.store import AgentStore, RunStatus
+from tests.sites import LocalSite
+
+pytestmark = pytest.mark.browser
+
+RunFlow = Callable[..., Any]
+MakeAgent = Callable[..., Agent]
+
+
+def _run_log(flow_run_id: Any) -> list[str]:
+    """The run's log lines as Prefect's API has them (what the UI and ``agentctl logs`` show)."""
+    import asyncio
+    import time
+
+    from flows.run_logs import read_run_logs
+
+    deadline = time.monotonic() + 10
+    while True:  # logs reach the API in batches: wait for the flow's last line
+        lines = [line.message for line in asyncio.run(read_run_logs(flow_run_id))]
+        if any("Finished in state" in line for line in lines[-3:]) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.2)
+
+
+def _statuses(store: AgentStore, agent: Agent) -> list[ChunkStatus]:
+    return [c.status for c in store.get(agent.id).chunks]
+
+
+def test_a_five_chunk_agent_completes(
+    engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: RunFlow,
+    base_url: str,
+    site: LocalSite,
+    secret_env: str,
+) -> None:
+    agent = make_agent(
+        engine_store,
+        [
+            {"name": "Open", "actions": [{"type": "goto", "url": "{{ params.base_url }}/"}]},
+            {
+                "name": "Sign in",
+                "actions": [
+                    {"type": "fill", "selector": "#username", "value": "demo"},
+                    {"type": "fill", "selector": "#password", "value": "{{ secrets.DEMO_PASSWORD }}"},
+                    {"type": "click", "selector": "#login"},
+                    {"type": "wait_for_url", "url": "**/records"},
+                ],
+            },
+            {
+                "name": "Add",
+                "actions": [
+                    {"type": "fill", "selector": "#title", "value": "{{ params.title }}"},
+                    {"type": "fill", "selector": "#amount", "value": "2.50"},
+                    {"type": "select", "selector": "#category", "value": "office"},
+                    {"type": "click", "selector": "#add-record"},
+                ],
+            },
+            {
+                "name": "Check",
+                "actions": [
+                    {
+                        "type": "expect_text",
+                        "selector": "#records td.title",
+                        "text": "{{ params.title }}",
+                        "exact": True,
+                    },
+                    {"type": "expect_visible", "selector": "#total"},
+                ],
+            },
+            {"name": "Total", "actions": [{"type": "expect_text", "selector": "#total", "text": "2.50"}]},
+        ],
+        params={"base_url": base_url, "title": "Stamps"},
+    )
+    state = run_flow(agent)
+    assert state.is_completed(), state.message
+    assert _statuses(engine_store, agent) == [ChunkStatus.COMPLETED] * 5
+    assert [c.attempts for c in engine_store.get(agent.id).chunks] == [1] * 5
+    assert site.demo.records == [{"title": "Stamps", "amount": "2.50", "category": "office"}]
+    runs = engine_store.list_runs(agent.id)
+    assert len(runs) == 1
+    assert runs[0].status == RunStatus.COMPLETED
+    assert runs[0].agent_version == 1
+    assert runs[0].chunks == [1, 2, 3, 4, 5]
+    assert runs[0].finished_at is not None
+    assert engine_store.list_agents().items[0].last_run_at is not None
+
+
+def test_retries_then_success_records_the_attempts(
+    engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str, site: LocalSite
+) -> None:
+    agent = make_agent(
+        engine_store,
+        [
+            {"name": "Start", "actions": [{"type": "goto", "url": f"{base_url}/page/start"}]},
+            {
+                "name": "Flaky",
+                "retries": 2,
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/page/flaky?fail=2"},
+                    {"type": "expect_visible", "selector": "#ok", "timeout_ms": 500},
+                ],
+            },
+        ],
+    )
+    state = run_flow(agent)
+    assert state.is_completed(), state.message
+    flaky = engine_store.get(agent.id).chunks[1]
+    assert flaky.status == ChunkStatus.COMPLETED
+    assert flaky.attempts == 3
+    assert flaky.error_details is None
+    assert site.hits["flaky"] == 3
+    # every retry first went back to where the chunk started
+    assert site.hits["start"] == 3
+
+
+def test_a_chunk_that_keeps_failing_stops_the_run_with_full_error_details(
+    engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str
+) -> None:
+    agent = make_agent(
+        engine_store,
+        [
+            {"name": "Open", "actions": [{"type": "goto", "url": f"{base_url}/page/open"}]},
+            {
+                "name": "Broken",
+                "retries": 1,
+                "actions": [
+                    {"type": "click", "selector": "#real"},
+                    {"type": "click", "selector": ["#gone", "text=Nothing like this"], "timeout_ms": 400},
+                ],
+            },
+            {"name": "Never", "actions": [{"type": "click", "selector": "#real"}]},
+        ],
+    )
+    state = run_flow(agent)
+    assert state.is_failed()
+    assert 'chunk 2 "Broken" failed' in state.message
+    chunks = engine_store.get(agent.id).chunks
+    assert [c.status for c in chunks] == [ChunkStatus.COMPLETED, ChunkStatus.FAILED, ChunkStatus.NOT_STARTED]
+    details = chunks[1].error_details
+    assert details is not None
+    for key in (
+        "type",
+        "message",
+        "action_index",
+        "action",
+        "selector_tried",
+        "page_url",
+        "attempts",
+        "screenshot",
+        "flow_run_id",
+        "task_run_id",
+        "at",
+    ):
+        assert details.get(key) is not None, key
+    assert details["type"] == "ElementNotFound"
+    assert details["action_index"] == 1
+    assert details["action"] == {
+        "type": "click",
+        "selector": ["#gone", "text=Nothing like this"],
+        "timeout_ms": 400,
+    }
+    assert details["selector_tried"] == ["#gone", "text=Nothing like this"]
+    assert details["page_url"].endswith("/page/open")
+    assert details["attempts"] == 2
+    assert chunks[1].attempts == 2
+    assert [a["attempt"] for a in details["attempt_errors"]] == [1, 2]
+    assert details["flow_run_id"] == str(state.state_details.flow_run_id)
+    from pathlib import Path
+
+    assert Path(details["screenshot"]).read_bytes().startswith(b"\x89PNG")
+    run = engine_store.list_runs(agent.id)[0]
+    assert run.status == RunStatus.FAILED
+    assert "Broken" in (run.error or "")
+
+
+def test_selector_fallbacks_are_used_and_recorded(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str
+) -> None:
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Fallback",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/page/fb"},
+                    {"type": "click", "selector": ["#renamed-button", "role=button[name='Go']", "#real"]},
+                    {"type": "expect_visible", "selector": "#clicked"},
+                ],
+            }
+        ],
+    )
+    state = run_flow(agent)
+    assert state.is_completed(), state.message
+    assert _statuses(sqlite_engine_store, agent) == [ChunkStatus.COMPLETED]
+    lines = _run_log(state.state_details.flow_run_id)
+    assert any(
+        "selector '#renamed-button' matched no element; used fallback \"role=button[name='Go']\"" in line
+        for line in lines
+    ), lines
+
+
+def test_extract_feeds_a_later_http_action(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str, site: LocalSite
+) -> None:
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Read",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/page/data"},
+                    {"type": "extract", "selector": "#title", "var": "heading"},
+                    {"type": "extract", "selector": "#link", "attribute": "href", "var": "href"},
+                ],
+            },
+            {
+                "name": "Send",
+                "actions": [
+                    {
+                        "type": "http",
+                        "url": f"{base_url}/receive/extract",
+                        "json": {"heading": "{{ vars.heading }}", "link": "{{ vars.href }}"},
+                        "var": "answer",
+                    },
+                    {
+                        "type": "http",
+                        "url": f"{base_url}/receive/second",
+                        "body": "n={{ vars.answer.json.n }}",
+                        "headers": {"Content-Type": "text/plain"},
+                    },
+                ],
+            },
+        ],
+    )
+    state = run_flow(agent)
+    assert state.is_completed(), state.message
+    [first] = site.received("extract")
+    assert json.loads(first["body"]) == {"heading": "data", "link": "/page/data-next"}
+    assert site.received("second")[0]["body"] == "n=1"
+
+
+def test_idempotency_key_is_stable_across_retries_and_distinct_per_action(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str, site: LocalSite
+) -> None:
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Notify twice",
+                "retries": 2,
+                "actions": [
+                    {"type": "http", "url": f"{base_url}/receive/a"},
+                    {"type": "http", "url": f"{base_url}/receive/b"},
+                    {"type": "goto", "url": f"{base_url}/page/idem?fail=2"},
+                    {"type": "expect_visible", "selector": "#ok", "timeout_ms": 400},
+                ],
+            },
+            {"name": "Again", "actions": [{"type": "http", "url": f"{base_url}/receive/a"}]},
+        ],
+    )
+    state = run_flow(agent)
+    assert state.is_completed(), state.message
+    keys_a = [r["headers"]["idempotency-key"] for r in site.received("a")]
+    keys_b = [r["headers"]["idempotency-key"] for r in site.received("b")]
+    assert len(keys_a) == 4
+    assert len(keys_b) == 3
+    assert len(set(keys_a[:3])) == 1  # three attempts of chunk 1, one key
+    assert len(set(keys_b)) == 1
+    assert keys_a[0] != keys_b[0]
+    assert keys_a[3] not in (keys_a[0], keys_b[0])  # another chunk's action
+    state_again = run_flow(agent)
+    assert state_again.is_completed()
+    assert site.received("b")[-1]["headers"]["idempotency-key"] != keys_b[0]  # another run
+
+
+def test_unknown_template_names_fail_before_the_run_starts(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, site: LocalSite
+) -> None:
+    from flows.plan import compile_agent
+    from tasks.errors import TemplateError
+
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {"name": "One", "actions": [{"type": "goto", "url": "{{ params.nope }}"}]},
+            {
+                "name": "Two",
+                "actions": [{"type": "fill", "selector": "#a", "value": "{{ secrets.NOT_SET_ANYWHERE }}"}],
+            },
+        ],
+    )
+    with pytest.raises(
+        TemplateError, match=r'chunk 1 "One", action 1 \(goto\): \{\{ params.nope \}\} is not a param'
+    ):
+        compile_agent(agent)
+    agent2 = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Two",
+                "actions": [{"type": "fill", "selector": "#a", "value": "{{ secrets.NOT_SET_ANYWHERE }}"}],
+            }
+        ],
+    )
+    state = run_flow(agent2)
+    assert state.is_failed()
+    assert 'chunk 1 "Two", action 1 (fill): {{ secrets.NOT_SET_ANYWHERE }} is not set' in state.message
+    assert _statuses(sqlite_engine_store, agent2) == [ChunkStatus.NOT_STARTED]
+    assert site.hits == {}

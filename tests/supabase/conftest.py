@@ -17,8 +17,9 @@ import pytest
 
 from agents_store.backends.supabase import SupabaseStore
 from agents_store.settings import LOCAL_USER_ID
+from cli.background_server import serve_in_background
 from tests.conftest import PG_ADMIN_URL, require
-from tests.supabase.postgrest_double import PostgrestDouble, serve
+from tests.supabase.postgrest_double import PostgrestDouble
 
 REPO = Path(__file__).parents[2]
 SUPABASE_MIGRATIONS = sorted((REPO / "supabase" / "migrations").glob("*.sql"))
@@ -85,7 +86,7 @@ def supabase_db(make_database: Callable[[], str]) -> str:
 @pytest.fixture(scope="session")
 def project(supabase_db: str) -> Iterator[Project]:
     double = PostgrestDouble(supabase_db, JWT_SECRET)
-    with serve(double.app) as url:
+    with serve_in_background(double.app) as url:
         yield Project(url=url, database_url=supabase_db, double=double)
     double.close()
 

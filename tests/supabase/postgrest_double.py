@@ -33,9 +33,7 @@ from __future__ import annotations
 import json
 import queue
 import re
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,7 +41,6 @@ from typing import Any
 
 import jwt
 import psycopg
-import uvicorn
 from psycopg import sql
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -51,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["PostgrestDouble", "serve"]
+__all__ = ["PostgrestDouble"]
 
 SCHEMA = "public"
 _OPERATORS = {
@@ -596,27 +593,3 @@ def _condition(column: str, expression: str) -> tuple[sql.Composable, list[Any]]
 def _fetch_json(conn: psycopg.Connection[Any], statement: sql.Composable, params: list[Any]) -> Any:
     row = conn.execute(statement, params).fetchone()
     return row[0] if row else None
-
-
-@contextmanager
-def serve(app: Starlette) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 at a free port, in a thread; yields its base URL."""
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on such sockets, and without it every
-    # keep-alive request waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="none"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the PostgREST test double did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()

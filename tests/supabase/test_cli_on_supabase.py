@@ -20,9 +20,10 @@ from agents_store.backends.supabase import SupabaseStore
 from agents_store.documents import dump_definition, load_definition
 from agents_store.models import ChunkStatus
 from agents_store.store import RunRecord, RunStatus
+from cli.background_server import serve_in_background
 from tests.cli.conftest import CliResult, CliRunner
 from tests.supabase.conftest import JWT_SECRET, PLATFORM, Project, add_user, apply, token
-from tests.supabase.postgrest_double import PostgrestDouble, serve
+from tests.supabase.postgrest_double import PostgrestDouble
 
 pytestmark = pytest.mark.postgres
 
@@ -154,7 +155,7 @@ def unmigrated_project(make_database: Callable[[], str]) -> Iterator[str]:
     url = make_database()
     apply(url, PLATFORM)
     double = PostgrestDouble(url, JWT_SECRET)
-    with serve(double.app) as base:
+    with serve_in_background(double.app) as base:
         yield base
     double.close()
 

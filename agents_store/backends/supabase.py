@@ -340,6 +340,26 @@ class SupabaseStore(AgentStore):
         if not self._rows(request):
             raise AgentNotFound(f"no chunk {chunk_id}")
 
+    def reset_chunks(self, chunk_ids: list[uuid.UUID]) -> None:
+        """One request for all the chunks (the engine resets a run's chunks as it starts).
+
+        Unlike the SQL stores, which roll the reset back, the chunks that exist stay reset when
+        another id does not exist: the Data API cannot make an update depend on how many rows it
+        matched.
+        """
+        if not chunk_ids:
+            return
+        wanted = {str(c) for c in chunk_ids}
+        request = (
+            self._client.table("chunks")
+            .update({"status": ChunkStatus.NOT_STARTED.value, "error_details": None, "attempts": 0})
+            .in_("id", sorted(wanted))
+            .select("id")
+        )
+        missing = len(wanted) - len(self._rows(request))
+        if missing:
+            raise AgentNotFound(f"{missing} of the chunks to reset do not exist")
+
     def record_run(self, run: RunRecord) -> None:
         request = self._client.table("agent_runs").upsert(
             run.model_dump(mode="json"), on_conflict="flow_run_id", returning=ReturnMethod.minimal

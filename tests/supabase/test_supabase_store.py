@@ -3,11 +3,13 @@ the real PostgreSQL with the migration of supabase/migrations/), and what is par
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 
 from agents_store.backends.supabase import SupabaseStore
-from agents_store.errors import ConfigError
+from agents_store.errors import AgentNotFound, ConfigError
 from agents_store.models import ChunkStatus
 from agents_store.store import AgentQuery
 from tests.agents_store.contract import StoreContract
@@ -56,6 +58,26 @@ def test_lists_saves_and_status_writes_are_one_request_each(
     )
     assert [p.split("?")[0] for _, p in save][-1] == "/rest/v1/rpc/save_agent"
     assert service_store.list_agents().items[0].status == "Running"  # the database derived it
+
+
+def test_resetting_chunks_is_one_request(service_store: SupabaseStore, project: Project) -> None:
+    agent = service_store.create(definition("Reset", chunks=3))
+    for chunk in agent.chunks[:2]:
+        service_store.update_chunk_status(
+            chunk.id, ChunkStatus.FAILED, error_details={"type": "X"}, attempts=2
+        )
+    before = len(project.double.requests)
+    service_store.reset_chunks([c.id for c in agent.chunks[:2]])
+    assert len(project.double.requests) == before + 1
+    after = service_store.get(agent.id)
+    assert [(c.status, c.error_details, c.attempts) for c in after.chunks] == [
+        (ChunkStatus.NOT_STARTED, None, 0)
+    ] * 3
+    assert service_store.list_agents().items[0].status == "Not Started"
+    service_store.update_chunk_status(agent.chunks[0].id, ChunkStatus.FAILED)
+    with pytest.raises(AgentNotFound, match="1 of the chunks"):
+        service_store.reset_chunks([agent.chunks[0].id, uuid.uuid4()])
+    assert service_store.get(agent.id).chunks[0].status == ChunkStatus.NOT_STARTED  # the one that exists
 
 
 @pytest.mark.parametrize("text", ["*", "a*b (c), d.e", "100%", "x_y", "\\", "[", "'", '"'])

@@ -120,5 +120,13 @@ def service_store(_service_store: SupabaseStore, db: psycopg.Connection[Any]) ->
     return _service_store
 
 
+@pytest.fixture
+def on_supabase(project: Project, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch) -> Project:
+    """The environment of a trusted worker: the project URL and its service role key."""
+    monkeypatch.setenv("SUPABASE_URL", project.url)
+    monkeypatch.setenv("SUPABASE_KEY", token("service_role"))
+    return project
+
+
 # The CLI tests' runner: `agentctl ARGS…` through the real entry point, in this process.
 from tests.cli.conftest import agentctl  # noqa: E402, F401 - a fixture, shared with tests/cli

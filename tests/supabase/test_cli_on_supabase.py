@@ -30,14 +30,6 @@ pytestmark = pytest.mark.postgres
 EXAMPLE = Path(__file__).parents[2] / "examples" / "demo-records.yaml"
 
 
-@pytest.fixture
-def on_supabase(project: Project, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch) -> Project:
-    """The environment of a trusted worker: the project URL and its service role key."""
-    monkeypatch.setenv("SUPABASE_URL", project.url)
-    monkeypatch.setenv("SUPABASE_KEY", token("service_role"))
-    return project
-
-
 def _one_line_error(result: CliResult, *fragments: str) -> None:
     assert result.code == 1
     assert result.out == ""

@@ -25,13 +25,18 @@ as ``__cause__`` (``raise ... from e``).
     │   └── GitCommandFailed               a plain ``git`` command failed; carries its stderr
     └── ExecutionError                     running an agent failed (tasks/errors.py, flows/errors.py)
         ├── TemplateError                  an unknown params / vars / secrets name
+        ├── BrowserUnavailable             no Chromium could be found or started
         ├── ActionError                    one action failed (carries chunk, action index, selector)
         │   ├── ActionTimeout
         │   ├── ElementNotFound
         │   ├── AssertionFailed
         │   ├── HttpActionFailed
         │   └── UnsafeAction               a dangerous URL, path or secret destination
-        └── RunRefused                     a run may not start (e.g. chunks need review)
+        ├── RunRefused                     a run may not start (e.g. chunks need review)
+        ├── ChunkFailed                    a chunk failed after its last attempt
+        ├── RunAborted                     someone aborted the run at a pause
+        ├── PauseTimedOut                  nobody answered a pause in time
+        └── RunNotPaused                   a decision for a run that is not waiting for one
 """
 
 from __future__ import annotations

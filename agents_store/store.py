@@ -39,6 +39,7 @@ __all__ = [
     "RunStatus",
     "Schedule",
     "SortKey",
+    "StuckChunk",
     "VersionInfo",
 ]
 
@@ -110,6 +111,23 @@ class RunRecord(BaseModel):
     chunks: list[int] | None = None
     notes: list[dict[str, Any]] = Field(default_factory=list)
     error: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    """Where the run executes: lets ``reconcile`` tell a process killed with SIGKILL from a live one."""
+    awaiting: dict[str, Any] | None = None
+    """While paused: what for (``kind`` approval or step, ``order``, ``chunk_id``, ``key``, ``since``,
+    ``description``)."""
+
+
+class StuckChunk(BaseModel):
+    """A chunk a run left ``Running`` or ``Awaiting Approval`` (to check against Prefect)."""
+
+    agent_id: uuid.UUID
+    chunk_id: uuid.UUID
+    order: int
+    name: str | None
+    status: ChunkStatus
+    last_run_id: uuid.UUID | None
 
 
 class Schedule(BaseModel):
@@ -233,16 +251,19 @@ class AgentStore(ABC):
             AgentNotFound: no chunk has ``chunk_id``.
         """
 
+    @abstractmethod
     def reset_chunks(self, chunk_ids: list[uuid.UUID]) -> None:
         """Put chunks back to ``Not Started`` with no error and no attempts (a run is about to start).
 
-        Backends override this with one statement; this default writes chunk by chunk.
+        A chunk in ``Needs Review`` keeps that status: only an approval reviews it.
 
         Raises:
             AgentNotFound: a chunk id does not exist.
         """
-        for chunk_id in chunk_ids:
-            self.update_chunk_status(chunk_id, ChunkStatus.NOT_STARTED, error_details=None, attempts=0)
+
+    @abstractmethod
+    def stuck_chunks(self, run_id: uuid.UUID | None = None) -> list[StuckChunk]:
+        """Chunks in ``Running`` or ``Awaiting Approval`` (of one run, or of any)."""
 
     @abstractmethod
     def record_run(self, run: RunRecord) -> None:

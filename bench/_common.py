@@ -5,70 +5,27 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 RESULTS = Path(__file__).parent / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
 def prefect_server(database_url: str | None = None) -> Iterator[str]:
-    """``prefect server start`` on a free port with its own home; sets PREFECT_API_URL for this process."""
-    home = tempfile.mkdtemp(prefix="bench-prefect-")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": home,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_UI_ENABLED": "false",
-    }
-    if database_url:
-        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
-    env.pop("PREFECT_API_URL", None)
-    log = open(Path(home) / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"prefect server did not start; see {home}/server.log")
-        time.sleep(0.3)
-    os.environ["PREFECT_API_URL"] = url
-    os.environ["PREFECT_HOME"] = home
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
+    """A real ``prefect server`` on a free port with its own home; sets PREFECT_API_URL for this process."""
+    from deployments.server import running_server
+
+    home = Path(tempfile.mkdtemp(prefix="bench-prefect-"))
+    with running_server(home, database_url=database_url, ui=False) as server:
+        os.environ["PREFECT_API_URL"] = server.api_url
+        os.environ["PREFECT_HOME"] = str(home)
+        yield server.api_url
 
 
 def median(values: list[float]) -> float:

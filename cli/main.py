@@ -16,7 +16,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import typer
 
-from cli import agents, github, runs, versions
+from cli import agents, approvals, github, runs, versions
 from cli._context import CliState, err_console
 from cli.demo import command as demo_command
 
@@ -52,6 +52,7 @@ def _root(
 agents.register(app)
 versions.register(app)
 runs.register(app)
+approvals.register(app)
 demo_command.register(app)
 github.register(app)
 

@@ -53,16 +53,37 @@ def run_agent_command(
     mode: Annotated[str, typer.Option("--mode", help="automatic, verification or debugging.")] = "automatic",
     headed: Annotated[bool, typer.Option("--headed", help="Show the browser window.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Run chunks that need review anyway.")] = False,
+    session_from: Annotated[
+        str | None,
+        typer.Option(
+            "--session-from", metavar="RUN", help="With --from-chunk: start with this run's session."
+        ),
+    ] = None,
 ) -> None:
     """Run an agent now, with a live view of its chunks. Exit status 0 only if every chunk completed."""
+    from agents_store.errors import ConfigError
+    from cli.approvals import reconcile_now
     from flows.plan import Selection
     from flows.preflight import prepare_run
 
     state = state_of(ctx)
     params = parse_params(param)
+    if session_from and from_chunk is None:
+        raise ConfigError("--session-from: give --from-chunk too")
     selection = Selection(chunks=chunk or None, from_chunk=from_chunk)
-    agent, plan = prepare_run(state.store(), ref, mode, selection, params, force)
+    prepared = prepare_run(
+        state.store(),
+        ref,
+        mode,
+        selection,
+        params,
+        force,
+        runs_dir=state.settings().runs_dir(),
+        session_from=session_from,
+    )
+    agent, plan = prepared.agent, prepared.plan
     _use_store_of(state)
+    reconcile_now(state)
     from cli._live import LiveRun, run_with_progress
     from cli._prefect import flow_run_url, note_prefect_mode
 
@@ -76,6 +97,7 @@ def run_agent_command(
         "params": params or None,
         "force": force,
         "headless": False if headed else None,
+        "session_from": str(prepared.session.run_id) if prepared.session else None,
     }
     final = run_with_progress(live_run, parameters)
     run_id = live_run.flow_run_id or final.state_details.flow_run_id
@@ -104,9 +126,12 @@ def list_runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Recent runs (newest first): agent, version, mode, status, when, and why a run failed."""
+    from cli.approvals import reconcile_now
+
     state = state_of(ctx)
     store = state.store()
     agent_id = store.resolve(ref) if ref else None
+    reconcile_now(state)
     runs = store.list_runs(agent_id, limit=limit)
     names = {a: store.get(a).name for a in {r.agent_id for r in runs}}
     if as_json:

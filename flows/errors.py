@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agents_store.errors import ExecutionError
 
-__all__ = ["ChunkFailed", "RunAborted", "RunRefused"]
+__all__ = ["ChunkFailed", "PauseTimedOut", "RunAborted", "RunNotPaused", "RunRefused"]
 
 
 class RunRefused(ExecutionError):
@@ -21,3 +21,11 @@ class ChunkFailed(ExecutionError):
 
 class RunAborted(ExecutionError):
     """Someone aborted the run at an approval or step pause."""
+
+
+class PauseTimedOut(ExecutionError):
+    """Nobody answered an approval or step pause within the pause timeout."""
+
+
+class RunNotPaused(ExecutionError):
+    """A decision was sent to a run that is not waiting for one."""

@@ -24,6 +24,7 @@ class ChunkOutcome:
     duration_seconds: float | None = None
     error: str | None = None
     screenshot: str | None = None
+    trace: str | None = None
     fallbacks: dict[int, str] | None = None
 
 
@@ -63,6 +64,8 @@ async def publish_run_artifacts(
         error = _md(o.error or "")
         if o.screenshot:
             error += f" ([screenshot]({Path(o.screenshot).as_uri()}))"
+        if o.trace:
+            error += f" ([trace]({Path(o.trace).as_uri()}))"
         if o.fallbacks:
             error += " fallback selectors used: " + ", ".join(f"`{_md(s)}`" for s in o.fallbacks.values())
         lines.append(f"| {_md(o.step.title)} | {o.status} | {o.attempts} | {duration} | {error} |")

@@ -61,6 +61,7 @@ def compile_agent(
     params: dict[str, Any] | None = None,
     *,
     force: bool = False,
+    known_vars: set[str] | None = None,
 ) -> RunPlan:
     """The plan for running ``agent``.
 
@@ -69,6 +70,8 @@ def compile_agent(
         TemplateError: a template names a param that does not exist, or a var no earlier action of
             this run saves; the message names chunk and action.
         RunRefused: automatic mode with a selected chunk in ``Needs Review`` (unless ``force``).
+
+    ``known_vars`` are vars the run starts with (restored from an earlier run's session).
     """
     if mode not in MODES:
         raise ConfigError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
@@ -86,7 +89,7 @@ def compile_agent(
     steps: list[ChunkStep] = []
     secret_uses: dict[str, list[str]] = {}
     problems: list[str] = []
-    saved_vars: set[str] = set()
+    saved_vars: set[str] = set(known_vars or ())
     vars_setters = _vars_setters(agent)
     for chunk in chosen:
         secret_actions: list[int] = []
@@ -122,6 +125,7 @@ def compile_agent(
                 retry_delay_seconds=agent.settings.retry_delay_seconds,
                 action_timeout_ms=agent.settings.action_timeout_ms,
                 allow_unsafe_urls=agent.settings.allow_unsafe_urls,
+                needs_review=chunk.status == ChunkStatus.NEEDS_REVIEW,
                 secret_actions=secret_actions,
             )
         )

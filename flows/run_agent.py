@@ -1,41 +1,43 @@
 """The one flow: ``run_agent`` loads a saved agent and runs its chunks, in order, as Prefect tasks.
 
 Agents are data, so one flow serves them all; per-agent deployments carry the parameters. The flow
-body owns the order of chunks, the stop on the first failed chunk, and the run record; each chunk is
-an async task (``tasks.run_chunk``) with the chunk's retries, named ``NN · chunk name``.
+body owns the order of chunks, the pauses of verification and debugging mode (``flows.executor``),
+the stop on a failed chunk, and the run record; each chunk is an async task (``tasks.run_chunk``)
+with the chunk's retries, named ``NN · chunk name``. Hooks mark what a crash or a cancellation left
+behind, and ``flows.reconcile`` repairs what a process killed too hard for hooks left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from prefect import flow
-from prefect.utilities.annotations import quote
+from prefect.states import Cancelled
 
-from agents_store.errors import AgentctlError, ExecutionError
 from agents_store.models import Agent
-from agents_store.settings import Settings, get_settings
+from agents_store.settings import get_settings
 from agents_store.store import RunRecord, RunStatus
 from flows._store import flow_store
-from flows.errors import ChunkFailed
-from flows.evidence import ChunkOutcome, publish_run_artifacts
+from flows.evidence import publish_run_artifacts
+from flows.executor import RunExecutor
 from flows.plan import Mode, RunPlan, Selection
 from flows.preflight import prepare_run
 from flows.progress import ProgressEvent, publish
+from flows.reconcile import settle_run
 from flows.run_logs import attach_to_prefect
 from flows.state_sync import StoreSync
 from tasks.browser.session import RunBrowser, find_chromium
 from tasks.errors import TemplateError
 from tasks.masking import SecretMasker, masking_logs
-from tasks.run_chunk import run_chunk
 from tasks.runtime import RunRuntime
 from tasks.secrets import block_name, env_name, resolve_secrets
-from tasks.steps import ChunkResult, ChunkStep
 from tasks.templating import TemplateContext
 
 __all__ = ["resolve_plan_secrets", "run_agent"]
@@ -43,7 +45,24 @@ __all__ = ["resolve_plan_secrets", "run_agent"]
 logger = logging.getLogger("agentctl.flow")
 
 
-@flow(name="run-agent", persist_result=False, log_prints=False, validate_parameters=True)
+def _on_crashed(flow: Any, flow_run: Any, state: Any) -> None:
+    """The process is going down: no chunk may stay Running."""
+    settle_run(flow_store(), flow_run.id, RunStatus.CRASHED, state.message or "the flow run crashed")
+
+
+def _on_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
+    """Cancelled from Prefect: the chunk in progress goes back to Not Started."""
+    settle_run(flow_store(), flow_run.id, RunStatus.CANCELLED, state.message or "the flow run was cancelled")
+
+
+@flow(
+    name="run-agent",
+    persist_result=False,
+    log_prints=False,
+    validate_parameters=True,
+    on_crashed=[_on_crashed],
+    on_cancellation=[_on_cancelled],
+)
 async def run_agent(
     agent_id: str,
     mode: Mode = "automatic",
@@ -52,27 +71,42 @@ async def run_agent(
     params: dict[str, Any] | None = None,
     force: bool = False,
     headless: bool | None = None,
-) -> dict[str, Any]:
+    session_from: str | None = None,
+) -> Any:
     """Run a saved agent.
 
     Args:
         agent_id: the agent's id, a unique id prefix, or its name.
         mode: ``automatic``; ``verification`` (approve each chunk); ``debugging`` (trace and step).
         chunks: run only these chunks (their order numbers, 1-based).
-        from_chunk: run from this chunk to the end.
+        from_chunk: run from this chunk to the end, with the browser session an earlier run had
+            after the chunk before it.
         params: values for the agent's params (the agent's own are the defaults).
         force: run chunks marked Needs Review in automatic mode anyway.
         headless: override the agent's ``settings.headless`` (``agentctl run --headed``).
+        session_from: the earlier run whose session ``from_chunk`` starts with (default: the
+            agent's latest run that kept one).
     """
     from prefect.runtime import flow_run
 
     flow_run_id = uuid.UUID(str(flow_run.get_id()))
-    attach_to_prefect(logging.DEBUG if mode == "debugging" else logging.INFO)
+    debugging = mode == "debugging"
+    attach_to_prefect(logging.DEBUG if debugging else logging.INFO)
     settings = get_settings()
     store = flow_store()
-    agent, plan = await asyncio.to_thread(
-        prepare_run, store, agent_id, mode, Selection(chunks=chunks, from_chunk=from_chunk), params, force
+    prepared = await asyncio.to_thread(
+        lambda: prepare_run(
+            store,
+            agent_id,
+            mode,
+            Selection(chunks=chunks, from_chunk=from_chunk),
+            params,
+            force,
+            runs_dir=settings.runs_dir(),
+            session_from=session_from,
+        )
     )
+    agent, plan, session = prepared.agent, prepared.plan, prepared.session
     if headless is not None:
         plan = plan.model_copy(update={"headless": headless})
     secrets = await resolve_plan_secrets(plan)
@@ -88,15 +122,53 @@ async def run_agent(
             triggered_by=_triggered_by(),
             params=plan.params,
             chunks=plan.orders,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            notes=[{"kind": "session", "from_run": str(session.run_id), "after_chunk": session.after_order}]
+            if session
+            else [],
         )
     )
     publish(ProgressEvent(flow_run_id, "plan", orders=tuple(plan.orders)))
-    masker = SecretMasker(secrets.values())
     labelling = asyncio.get_running_loop().create_task(_label_flow_run(flow_run_id, agent, plan))
+    masker = SecretMasker(secrets.values())
+    artifacts_dir = settings.runs_dir() / str(flow_run_id)
+    artifacts_dir.mkdir(parents=True, exist_ok=True)
+    browser = RunBrowser(
+        headless=plan.headless,
+        executable=find_chromium(settings.chromium) if plan.needs_browser else None,
+        storage_state=session.storage_state if session else None,
+        start_url=session.url if session else None,
+        trace=debugging,
+    )
     with masking_logs(masker):
         try:
-            outcomes, failure = await _execute(plan, settings, sync, masker, secrets, flow_run_id)
-            status = RunStatus.FAILED if failure else RunStatus.COMPLETED
+            async with httpx.AsyncClient(follow_redirects=True) as http:
+                runtime = RunRuntime(
+                    flow_run_id=flow_run_id,
+                    templates=TemplateContext(
+                        params=plan.params, vars=dict(session.vars) if session else {}, secrets=secrets
+                    ),
+                    masker=masker,
+                    browser=browser,
+                    http=http,
+                    artifacts_dir=artifacts_dir,
+                    upload_dir=settings.resolved_upload_dir(),
+                    observer=sync,
+                    debug=debugging,
+                )
+                executor = RunExecutor(plan=plan, runtime=runtime, sync=sync, settings=settings)
+                try:
+                    outcomes, failure = await executor.run()
+                finally:
+                    await browser.close()
+            status = (
+                RunStatus.ABORTED
+                if executor.aborted
+                else RunStatus.FAILED
+                if failure
+                else RunStatus.COMPLETED
+            )
             error = str(failure) if failure else None
             publish(ProgressEvent(flow_run_id, "run", status=status.value, message=error))
             await asyncio.gather(
@@ -107,12 +179,14 @@ async def run_agent(
                     agent_version=agent.version,
                     mode=plan.mode,
                     outcomes=outcomes,
-                    artifacts_dir=settings.runs_dir() / str(flow_run_id),
+                    artifacts_dir=artifacts_dir,
                 ),
             )
         finally:
             await sync.close()
             await labelling
+    if executor.aborted:
+        return Cancelled(message=error)
     if failure is not None:
         raise failure
     return {
@@ -138,72 +212,6 @@ async def resolve_plan_secrets(plan: RunPlan, *, use_prefect_blocks: bool = True
         ]
         raise TemplateError("; ".join(problems))
     return found
-
-
-async def _execute(
-    plan: RunPlan,
-    settings: Settings,
-    sync: StoreSync,
-    masker: SecretMasker,
-    secrets: dict[str, str],
-    flow_run_id: uuid.UUID,
-) -> tuple[list[ChunkOutcome], AgentctlError | None]:
-    artifacts_dir = settings.runs_dir() / str(flow_run_id)
-    artifacts_dir.mkdir(parents=True, exist_ok=True)
-    browser = RunBrowser(
-        headless=plan.headless,
-        executable=find_chromium(settings.chromium) if plan.needs_browser else None,
-    )
-    outcomes = [ChunkOutcome(step=s, status="Not Started") for s in plan.steps]
-    failure: AgentctlError | None = None
-    await sync.reset(plan.steps)
-    async with httpx.AsyncClient(follow_redirects=True) as http:
-        runtime = RunRuntime(
-            flow_run_id=flow_run_id,
-            templates=TemplateContext(params=plan.params, vars={}, secrets=secrets),
-            masker=masker,
-            browser=browser,
-            http=http,
-            artifacts_dir=artifacts_dir,
-            upload_dir=settings.resolved_upload_dir(),
-            observer=sync,
-            debug=plan.mode == "debugging",
-        )
-        try:
-            for outcome in outcomes:
-                step = outcome.step
-                try:
-                    result = await _chunk_task(step)(step, quote(runtime))
-                except ExecutionError as error:  # the task already recorded the failure in the store
-                    outcome.status = "Failed"
-                    outcome.attempts = runtime.attempts.get(step.order, 0)
-                    outcome.error = masker.mask(str(error))
-                    failure = ChunkFailed(f"{step.label} failed: {outcome.error}", order=step.order)
-                    break
-                _completed(outcome, result)
-        finally:
-            await browser.close()
-    return outcomes, failure
-
-
-_TASKS: dict[tuple[int, float], Any] = {}
-
-
-def _chunk_task(step: ChunkStep) -> Any:
-    """``run_chunk`` with the chunk's retries (one Task object per retry setting, reused)."""
-    key = (step.retries, step.retry_delay_seconds)
-    if key not in _TASKS:
-        _TASKS[key] = run_chunk.with_options(
-            retries=step.retries, retry_delay_seconds=step.retry_delay_seconds
-        )
-    return _TASKS[key]
-
-
-def _completed(outcome: ChunkOutcome, result: ChunkResult) -> None:
-    outcome.status = "Completed"
-    outcome.attempts = result.attempts
-    outcome.duration_seconds = result.duration_seconds
-    outcome.fallbacks = result.fallbacks or None
 
 
 async def _label_flow_run(flow_run_id: uuid.UUID, agent: Agent, plan: RunPlan) -> None:

@@ -12,14 +12,16 @@ from datetime import datetime
 __all__ = ["RunLogLine", "attach_to_prefect", "read_run_logs"]
 
 
-def attach_to_prefect(level: int = logging.INFO) -> None:
-    """Give the ``agentctl`` logger Prefect's handlers (as ``PREFECT_LOGGING_EXTRA_LOGGERS`` would)."""
-    logger = logging.getLogger("agentctl")
-    logger.setLevel(level)
-    for handler in logging.getLogger("prefect.extra").handlers:
-        if handler not in logger.handlers:
-            logger.addHandler(handler)
-    logger.propagate = False
+def attach_to_prefect(level: int = logging.INFO, *, extra: tuple[str, ...] = ()) -> None:
+    """Give the ``agentctl`` logger (and ``extra`` ones, e.g. httpx in debugging mode) Prefect's
+    handlers, as ``PREFECT_LOGGING_EXTRA_LOGGERS`` would."""
+    for name in ("agentctl", *extra):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        for handler in logging.getLogger("prefect.extra").handlers:
+            if handler not in logger.handlers:
+                logger.addHandler(handler)
+        logger.propagate = False
 
 
 @dataclass(frozen=True)

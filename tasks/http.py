@@ -77,6 +77,7 @@ async def run_http_action(action: HttpAction, client: httpx.AsyncClient, *, key:
             raise ActionTimeout(f"{action.method} {_safe_url(url)}: no answer within {timeout:g} s") from e
         except httpx.HTTPError as e:
             raise HttpActionFailed(f"{action.method} {_safe_url(url)}: {type(e).__name__}: {e}") from e
+        logger.debug("%s %s → %s", action.method, _safe_url(url), response.status_code)
         wait = _retry_after(response)
         if (
             wait is not None

@@ -27,6 +27,8 @@ class ChunkStep(BaseModel):
     retry_delay_seconds: float
     action_timeout_ms: int
     allow_unsafe_urls: bool = False
+    needs_review: bool = False
+    """The chunk was marked Needs Review when the run started (its learned actions are unconfirmed)."""
     secret_actions: list[int] = Field(default_factory=list)
     """Indexes of actions whose fields use a secret (screenshots mask what they typed)."""
 

@@ -109,3 +109,15 @@ def site(site_server: tuple[LocalSite, str]) -> LocalSite:
 @pytest.fixture
 def base_url(site_server: tuple[LocalSite, str]) -> str:
     return site_server[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """A real ``prefect server start`` (SQLite, its own home) for tests that run agentctl as users do.
+
+    Yields its API URL; a test passes it to subprocesses as PREFECT_API_URL.
+    """
+    from deployments.server import running_server
+
+    with running_server(_SESSION_HOME / "prefect-server", ui=True) as server:
+        yield server.api_url

@@ -55,6 +55,7 @@ from agents_store.store import (
     RunRecord,
     RunStatus,
     Schedule,
+    StuckChunk,
     VersionInfo,
     _Unset,
 )
@@ -402,7 +403,10 @@ class SqlAgentStore(AgentStore):
                     sa.update(chunks)
                     .where(chunks.c.id.in_(chunk_ids))
                     .values(
-                        status=ChunkStatus.NOT_STARTED.value,
+                        status=sa.case(
+                            (chunks.c.status == ChunkStatus.NEEDS_REVIEW.value, chunks.c.status),
+                            else_=ChunkStatus.NOT_STARTED.value,
+                        ),
                         error_details=None,
                         attempts=0,
                         updated_at=_now(),
@@ -416,6 +420,21 @@ class SqlAgentStore(AgentStore):
                 )
             for agent_id in set(touched):
                 self._refresh_status(conn, agent_id)
+
+    def stuck_chunks(self, run_id: uuid.UUID | None = None) -> list[StuckChunk]:
+        busy = [ChunkStatus.RUNNING.value, ChunkStatus.AWAITING_APPROVAL.value]
+        query = sa.select(
+            chunks.c.agent_id,
+            chunks.c.id.label("chunk_id"),
+            chunks.c.order,
+            chunks.c.name,
+            chunks.c.status,
+            chunks.c.last_run_id,
+        ).where(chunks.c.status.in_(busy))
+        if run_id is not None:
+            query = query.where(chunks.c.last_run_id == run_id)
+        with self._read() as conn:
+            return [StuckChunk.model_validate(dict(r)) for r in conn.execute(query).mappings()]
 
     def _refresh_status(self, conn: Connection, agent_id: uuid.UUID) -> None:
         derived = sa.select(_STATUS_OF_AGENT).where(chunks.c.agent_id == agent_id).scalar_subquery()

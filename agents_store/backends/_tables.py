@@ -152,6 +152,9 @@ agent_runs = sa.Table(
     sa.Column("chunks", JSON),
     sa.Column("notes", JSON, nullable=False),
     sa.Column("error", sa.Text),
+    sa.Column("host", sa.Text),
+    sa.Column("pid", sa.Integer),
+    sa.Column("awaiting", JSON),
 )
 
 agent_schedules = sa.Table(

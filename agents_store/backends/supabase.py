@@ -53,6 +53,7 @@ from agents_store.store import (
     RunRecord,
     RunStatus,
     Schedule,
+    StuckChunk,
     VersionInfo,
     _Unset,
 )
@@ -341,7 +342,8 @@ class SupabaseStore(AgentStore):
             raise AgentNotFound(f"no chunk {chunk_id}")
 
     def reset_chunks(self, chunk_ids: list[uuid.UUID]) -> None:
-        """One request for all the chunks (the engine resets a run's chunks as it starts).
+        """Two requests for all the chunks (the engine resets a run's chunks as it starts): the
+        chunks in ``Needs Review`` keep that status, the others go back to ``Not Started``.
 
         Unlike the SQL stores, which roll the reset back, the chunks that exist stay reset when
         another id does not exist: the Data API cannot make an update depend on how many rows it
@@ -349,16 +351,27 @@ class SupabaseStore(AgentStore):
         """
         if not chunk_ids:
             return
-        wanted = {str(c) for c in chunk_ids}
+        wanted = sorted({str(c) for c in chunk_ids})
+        cleared: Row = {"error_details": None, "attempts": 0}
+        review = ChunkStatus.NEEDS_REVIEW.value
+        chunk_table = self._client.table("chunks")
+        reset = chunk_table.update({**cleared, "status": ChunkStatus.NOT_STARTED.value})
+        kept = chunk_table.update(cleared)
+        found = len(self._rows(reset.in_("id", wanted).neq("status", review).select("id")))
+        found += len(self._rows(kept.in_("id", wanted).eq("status", review).select("id")))
+        if found < len(wanted):
+            raise AgentNotFound(f"{len(wanted) - found} of the chunks to reset do not exist")
+
+    def stuck_chunks(self, run_id: uuid.UUID | None = None) -> list[StuckChunk]:
+        busy = [ChunkStatus.RUNNING.value, ChunkStatus.AWAITING_APPROVAL.value]
         request = (
             self._client.table("chunks")
-            .update({"status": ChunkStatus.NOT_STARTED.value, "error_details": None, "attempts": 0})
-            .in_("id", sorted(wanted))
-            .select("id")
+            .select("agent_id,id,order,name,status,last_run_id")
+            .in_("status", busy)
         )
-        missing = len(wanted) - len(self._rows(request))
-        if missing:
-            raise AgentNotFound(f"{missing} of the chunks to reset do not exist")
+        if run_id is not None:
+            request = request.eq("last_run_id", str(run_id))
+        return [StuckChunk.model_validate({**r, "chunk_id": r["id"]}) for r in self._rows(request)]
 
     def record_run(self, run: RunRecord) -> None:
         request = self._client.table("agent_runs").upsert(

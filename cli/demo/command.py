@@ -59,7 +59,7 @@ def demo(
     with serve_in_background(create_demo_app(site)) as url:
         err_console.print(f"demo app at {url}", markup=False)
         params = {"base_url": url}
-        agent, plan = prepare_run(store, str(agent.id), "automatic", Selection(), params)
+        plan = prepare_run(store, str(agent.id), "automatic", Selection(), params).plan
         note_prefect_mode()
         live_run = LiveRun.for_steps(plan.steps)
         final = run_with_progress(live_run, {"agent_id": str(agent.id), "params": params}, transient=True)

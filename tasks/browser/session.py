@@ -138,7 +138,10 @@ class RunBrowser:
 
     headless: bool
     executable: str | None
-    storage_state: Path | None = None
+    storage_state: dict[str, Any] | None = None
+    """Cookies and local storage to start with (a session saved by an earlier run)."""
+    start_url: str | None = None
+    """Where the page opens when the run starts from the middle (the saved session's URL)."""
     trace: bool = False
     context_options: dict[str, Any] = field(default_factory=dict)
     _browser_cm: Any = None
@@ -155,11 +158,13 @@ class RunBrowser:
             browser = await self._browser_cm.__aenter__()
             options: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, **self.context_options}
             if self.storage_state is not None:
-                options["storage_state"] = str(self.storage_state)
+                options["storage_state"] = self.storage_state
             self._context = await browser.new_context(**options)
             if self.trace:
                 await self._context.tracing.start(screenshots=True, snapshots=True, sources=False)
             self._page = await self._context.new_page()
+            if self.start_url and self.start_url != "about:blank":
+                await self._page.goto(self.start_url)
         return self._page
 
     @property

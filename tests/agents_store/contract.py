@@ -286,6 +286,52 @@ class StoreContract:
         assert [c.id for c in reloaded.chunks] == [c.id for c in agent.chunks]
         assert [c.status for c in reloaded.chunks] == [ChunkStatus.COMPLETED, ChunkStatus.NOT_STARTED]
 
+    def test_reset_keeps_needs_review_and_clears_run_state(self, store: AgentStore) -> None:
+        doc = agent_doc("Reset", chunks=2)
+        doc["chunks"].append(chunk_doc("Unsure", status="Needs Review"))
+        agent = store.create(parse_definition(doc))
+        first, second, unsure = agent.chunks
+        store.update_chunk_status(first.id, ChunkStatus.FAILED, error_details={"type": "X"}, attempts=3)
+        store.update_chunk_status(second.id, ChunkStatus.COMPLETED, attempts=1)
+        store.reset_chunks([first.id, unsure.id])
+        after = store.get(agent.id).chunks
+        assert [c.status for c in after] == [
+            ChunkStatus.NOT_STARTED,
+            ChunkStatus.COMPLETED,
+            ChunkStatus.NEEDS_REVIEW,
+        ]
+        assert after[0].error_details is None
+        assert after[0].attempts == 0
+        assert store.list_agents().items[0].status == AgentStatus.NEEDS_REVIEW
+        with pytest.raises(AgentNotFound):
+            store.reset_chunks([uuid.uuid4()])
+
+    def test_stuck_chunks_are_found_by_run(self, store: AgentStore) -> None:
+        agent = store.create(definition("Stuck", chunks=3))
+        run_a, run_b = uuid.uuid4(), uuid.uuid4()
+        store.update_chunk_status(agent.chunks[0].id, ChunkStatus.COMPLETED, run_id=run_a)
+        store.update_chunk_status(agent.chunks[1].id, ChunkStatus.RUNNING, run_id=run_a)
+        store.update_chunk_status(agent.chunks[2].id, ChunkStatus.AWAITING_APPROVAL, run_id=run_b)
+        assert {c.chunk_id for c in store.stuck_chunks()} == {agent.chunks[1].id, agent.chunks[2].id}
+        [stuck] = store.stuck_chunks(run_a)
+        assert (stuck.agent_id, stuck.order, stuck.status, stuck.last_run_id) == (
+            agent.id,
+            2,
+            ChunkStatus.RUNNING,
+            run_a,
+        )
+
+    def test_run_record_keeps_where_it_runs_and_what_it_awaits(self, store: AgentStore) -> None:
+        agent = store.create(definition("Runner"))
+        awaiting = {"kind": "approval", "order": 1, "key": "approve-x", "since": "2026-01-01T00:00:00+00:00"}
+        run = _run(agent.id).model_copy(
+            update={"host": "box-1", "pid": 4242, "awaiting": awaiting, "status": RunStatus.PAUSED}
+        )
+        store.record_run(run)
+        stored = store.get_run(run.flow_run_id)
+        assert (stored.host, stored.pid, stored.awaiting) == ("box-1", 4242, awaiting)
+        assert [r.flow_run_id for r in store.list_runs(status=RunStatus.PAUSED)] == [run.flow_run_id]
+
     # ------------------------------------------------------------- delete / duplicate
 
     def test_delete_removes_chunks_versions_and_runs(self, store: AgentStore) -> None:

@@ -53,14 +53,12 @@ def test_run_selected_chunks_then_runs_and_logs(
     table = agentctl("runs")
     assert "CLI run" in table.out
     assert "Completed" in table.out
-    # Prefect ships log lines to its API in batches; a real `agentctl run` process drains them as it
-    # exits, this in-process one does not: wait for the last line, as tests/flows/_run_log does.
-    deadline = time.monotonic() + 10
-    while True:
+    deadline = time.monotonic() + 15
+    while True:  # log lines reach Prefect's API in batches, a moment after the run
         logs = agentctl("logs", runs[0]["flow_run_id"][:8])
         if "Finished in state Completed" in logs.out or time.monotonic() > deadline:
             break
-        time.sleep(0.2)
+        time.sleep(0.5)
     assert logs.code == 0
     assert "Finished in state Completed" in logs.out
 

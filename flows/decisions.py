@@ -1,0 +1,89 @@
+"""What a person answers when a run pauses, as Prefect ``RunInput`` models.
+
+The same models serve every way in: the Prefect UI renders them as its resume form, ``agentctl
+approve`` / ``agentctl step`` and the dashboard send them through Prefect's resume API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from typing import Any, Literal
+
+from prefect.input import RunInput
+
+from agents_store.models import HttpAction
+from tasks.errors import TemplateError
+from tasks.masking import MASK, SecretMasker
+from tasks.steps import ChunkStep
+from tasks.templating import TemplateContext, render
+
+__all__ = ["ChunkDecision", "StepDecision", "describe_chunk", "send_decision"]
+
+PAUSE_GRACE_SECONDS = 15.0
+
+
+class ChunkDecision(RunInput):
+    """Verification mode, before a chunk: run it, skip it, or stop the run."""
+
+    decision: Literal["approve", "skip", "abort"] = "approve"
+    note: str = ""
+
+
+class StepDecision(RunInput):
+    """Debugging mode, after a chunk: go on, stop pausing, run the chunk again, or stop the run."""
+
+    decision: Literal["continue", "run_to_end", "retry", "abort"] = "continue"
+    note: str = ""
+
+
+def describe_chunk(step: ChunkStep, templates: TemplateContext, masker: SecretMasker, *, heading: str) -> str:
+    """Markdown of what the chunk will do, with params and vars filled in and secrets shown as ``***``."""
+    hidden = TemplateContext(
+        params=templates.params, vars=templates.vars, secrets={name: MASK for name in templates.secrets}
+    )
+    lines = [f"### {heading}: {step.title}", ""]
+    for index, action in enumerate(step.actions, start=1):
+        data = action.model_dump(mode="json", by_alias=True, exclude_none=True)
+        with contextlib.suppress(TemplateError):  # a var not saved yet: show the action as written
+            data = render(data, hidden)
+        fields = ", ".join(
+            f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in data.items() if key != "type"
+        )
+        kind = f"**{action.type}**" if not isinstance(action, HttpAction) else f"**http {action.method}**"
+        lines.append(f"{index}. {kind} {masker.mask(fields)}")
+    return "\n".join(lines)
+
+
+async def send_decision(flow_run_id: uuid.UUID, decision: dict[str, Any]) -> None:
+    """Resume a paused run with a decision (what ``agentctl approve`` and the dashboard call).
+
+    Raises:
+        RunNotPaused: the run is not waiting for a decision (any more).
+    """
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from flows.errors import RunNotPaused
+
+    async with get_client() as client:
+        # The store says "paused" a moment before Prefect does (the run records what it awaits, then
+        # pauses): give a running run a few seconds to get there.
+        deadline = asyncio.get_running_loop().time() + PAUSE_GRACE_SECONDS
+        while True:
+            try:
+                run = await client.read_flow_run(flow_run_id)
+            except ObjectNotFound as e:
+                raise RunNotPaused(f"Prefect has no flow run {flow_run_id}") from e
+            if run.state and run.state.is_paused():
+                break
+            if not (run.state and run.state.is_running()) or asyncio.get_running_loop().time() > deadline:
+                state = run.state.name if run.state else "unknown"
+                raise RunNotPaused(f"run {flow_run_id} is not waiting for a decision (it is {state})")
+            await asyncio.sleep(0.2)
+        result = await client.resume_flow_run(flow_run_id, run_input=decision)
+    if result.status.value != "ACCEPT":
+        reason = getattr(result.details, "reason", None) or result.status.value
+        raise RunNotPaused(f"Prefect refused to resume run {flow_run_id}: {reason}")

@@ -1,0 +1,252 @@
+"""The run loop: chunks in order, with the pauses of verification and debugging mode.
+
+Pauses happen here, in the flow body — never inside a chunk task, whose retries would leave a timed
+out pause stuck in Paused. While paused, the chunk shows ``Awaiting Approval`` and the run record
+says what it awaits, so ``agentctl pending``, the dashboard and the Prefect UI can all answer it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect.utilities.annotations import quote
+
+from agents_store.errors import AgentctlError, ExecutionError
+from agents_store.models import ChunkStatus
+from agents_store.settings import Settings
+from agents_store.store import RunStatus
+from flows.decisions import ChunkDecision, StepDecision, describe_chunk
+from flows.errors import ChunkFailed, PauseTimedOut, RunAborted
+from flows.evidence import ChunkOutcome
+from flows.plan import RunPlan
+from flows.progress import ProgressEvent, publish
+from flows.session import save_session
+from flows.state_sync import StoreSync
+from tasks.browser.actions import screenshot_page
+from tasks.browser.tracing import start_trace_chunk, stop_trace_chunk
+from tasks.run_chunk import run_chunk
+from tasks.runtime import RunRuntime
+from tasks.steps import ChunkResult, ChunkStep
+
+__all__ = ["RunExecutor"]
+
+logger = logging.getLogger("agentctl.flow")
+
+_TASKS: dict[tuple[int, float], Any] = {}
+
+
+def _chunk_task(step: ChunkStep) -> Any:
+    """``run_chunk`` with the chunk's retries (one Task object per retry setting, reused)."""
+    key = (step.retries, step.retry_delay_seconds)
+    if key not in _TASKS:
+        _TASKS[key] = run_chunk.with_options(
+            retries=step.retries, retry_delay_seconds=step.retry_delay_seconds
+        )
+    return _TASKS[key]
+
+
+async def _fail_in_prefect(flow_run_id: uuid.UUID, message: str) -> None:
+    """Prefect fails an expired pause with its own words; put ours, which say which chunk, instead."""
+    from prefect import get_client
+    from prefect.states import Failed
+
+    async with get_client() as client:
+        await client.set_flow_run_state(flow_run_id, Failed(message=message), force=True)
+
+
+@dataclass
+class RunExecutor:
+    plan: RunPlan
+    runtime: RunRuntime
+    sync: StoreSync
+    settings: Settings
+    outcomes: list[ChunkOutcome] = field(default_factory=list)
+    failure: AgentctlError | None = None
+    aborted: bool = False
+    _step_pauses: dict[int, int] = field(default_factory=dict)
+    _pausing_steps: bool = False
+
+    @property
+    def mode(self) -> str:
+        return self.plan.mode
+
+    async def run(self) -> tuple[list[ChunkOutcome], AgentctlError | None]:
+        self.outcomes = [ChunkOutcome(step=s, status="Not Started") for s in self.plan.steps]
+        await self.sync.reset(self.plan.steps)
+        self._pausing_steps = self.mode == "debugging"
+        index = 0
+        while index < len(self.outcomes):
+            try:
+                stop = await self._one(index)
+            except PauseTimedOut as e:
+                self.failure = e
+                break
+            if stop is None:
+                continue
+            if stop:
+                break
+            index += 1
+        if self.failure is None and any(o.status == "Failed" for o in self.outcomes):
+            failed = next(o for o in self.outcomes if o.status == "Failed")
+            self.failure = ChunkFailed(f"{failed.step.label} failed: {failed.error}", order=failed.step.order)
+        return self.outcomes, self.failure
+
+    async def _one(self, index: int) -> bool | None:
+        """Run chunk ``index`` with its pauses: True to stop, False to go on, None to run it again."""
+        outcome = self.outcomes[index]
+        step = outcome.step
+        if self.mode == "verification":
+            decision = await self._approval(step)
+            if decision == "skip":
+                outcome.status = "Skipped"
+                return False
+            if decision == "abort":
+                await self.sync.set_status(step, ChunkStatus.NOT_STARTED)
+                self._abort(step)
+                return True
+        ok = await self._run_chunk(outcome)
+        if self._pausing_steps:
+            choice = await self._step(step, outcome)
+            if choice == "abort":
+                self._abort(step)
+                return True
+            if choice == "retry":
+                self.failure = None
+                return None
+            if choice == "run_to_end":
+                self._pausing_steps = False
+            elif not ok:
+                self.failure = None  # stepping on past a failed chunk is the person's call
+        return not ok and self.failure is not None
+
+    # ------------------------------------------------------------------ one chunk
+
+    async def _run_chunk(self, outcome: ChunkOutcome) -> bool:
+        step = outcome.step
+        runtime = self.runtime
+        tracing = self.mode == "debugging" and step.needs_browser
+        if tracing:
+            await start_trace_chunk(runtime.browser, step.title)
+        try:
+            result: ChunkResult = await _chunk_task(step)(step, quote(runtime))
+        except ExecutionError as error:  # the task recorded the failure in the store already
+            outcome.status = "Failed"
+            outcome.attempts = runtime.attempts.get(step.order, 0)
+            outcome.error = runtime.masker.mask(str(error))
+            self.failure = ChunkFailed(f"{step.label} failed: {outcome.error}", order=step.order)
+            return False
+        else:
+            outcome.status = "Completed"
+            outcome.attempts = result.attempts
+            outcome.duration_seconds = result.duration_seconds
+            outcome.fallbacks = result.fallbacks or None
+            return True
+        finally:
+            if tracing:
+                path = (
+                    runtime.artifacts_dir
+                    / f"chunk-{step.order:02d}-trace-{runtime.attempts.get(step.order, 0)}.zip"
+                )
+                outcome.trace = str(await stop_trace_chunk(runtime.browser, path, runtime.masker))
+            if self.mode == "debugging" and runtime.browser.started:
+                page = await runtime.browser.page()
+                shot = runtime.artifacts_dir / f"chunk-{step.order:02d}-end.png"
+                outcome.screenshot = str(await screenshot_page(page, shot, runtime.sensitive_locators))
+            await save_session(
+                runtime.browser,
+                self.settings.runs_dir(),
+                runtime.flow_run_id,
+                step.order,
+                runtime.templates.vars,
+                runtime.masker,
+            )
+
+    def _abort(self, step: ChunkStep) -> None:
+        self.aborted = True
+        self.failure = RunAborted(f"aborted by a person at {step.label}")
+
+    # ------------------------------------------------------------------ pauses
+
+    async def _approval(self, step: ChunkStep) -> str:
+        """Pause before the chunk until someone approves, skips or aborts it."""
+        description = describe_chunk(step, self.runtime.templates, self.runtime.masker, heading="Approve")
+        key = f"approve-{step.chunk_id}"
+        await self.sync.set_status(step, ChunkStatus.AWAITING_APPROVAL)
+        answer = await self._pause(
+            step,
+            "approval",
+            key,
+            ChunkDecision.with_initial_data(description=description, decision="approve"),
+        )
+        was_review = step.needs_review
+        if answer.decision == "skip":
+            # A chunk nobody reviewed keeps needing review; any other skipped chunk shows Skipped.
+            await self.sync.set_status(step, ChunkStatus.NEEDS_REVIEW if was_review else ChunkStatus.SKIPPED)
+        await self.sync.add_note(
+            self._note("approval", step, answer.decision, answer.note, reviewed=was_review)
+        )
+        return str(answer.decision)
+
+    async def _step(self, step: ChunkStep, outcome: ChunkOutcome) -> str:
+        """Pause after the chunk (debugging mode) until someone says how to go on."""
+        count = self._step_pauses[step.order] = self._step_pauses.get(step.order, 0) + 1
+        heading = f"Chunk {outcome.status.lower()} — next"
+        description = describe_chunk(step, self.runtime.templates, self.runtime.masker, heading=heading)
+        if outcome.error:
+            description += f"\n\n**Error:** {outcome.error}"
+        if outcome.trace:
+            description += f"\n\nTrace: `playwright show-trace {outcome.trace}`"
+        key = f"step-{step.chunk_id}-{count}"
+        answer = await self._pause(
+            step, "step", key, StepDecision.with_initial_data(description=description, decision="continue")
+        )
+        await self.sync.add_note(self._note("step", step, answer.decision, answer.note))
+        return str(answer.decision)
+
+    async def _pause(self, step: ChunkStep, kind: str, key: str, model: Any) -> Any:
+        from prefect.exceptions import FlowPauseTimeout
+        from prefect.flow_runs import pause_flow_run
+
+        since = datetime.now(UTC).isoformat()
+        awaiting = {
+            "kind": kind,
+            "order": step.order,
+            "chunk_id": str(step.chunk_id),
+            "chunk": step.title,
+            "key": key,
+            "since": since,
+            "description": model._description,
+        }
+        await self.sync.update_run(status=RunStatus.PAUSED, awaiting=awaiting)
+        await self.sync.flush()  # the store says "paused" before anyone is asked
+        publish(ProgressEvent(self.runtime.flow_run_id, "pause", order=step.order, status=kind, message=key))
+        timeout = self.settings.pause_timeout_seconds
+        try:
+            answer = await pause_flow_run(wait_for_input=model, key=key, timeout=timeout, poll_interval=1)
+        except FlowPauseTimeout as e:
+            if kind == "approval":
+                await self.sync.set_status(step, ChunkStatus.NOT_STARTED)
+            await self.sync.update_run(awaiting=None)
+            message = f"nobody answered the {kind} pause of {step.label} within {timeout} s; the run stopped"
+            await _fail_in_prefect(self.runtime.flow_run_id, message)
+            raise PauseTimedOut(message) from e
+        await self.sync.update_run(status=RunStatus.RUNNING, awaiting=None)
+        publish(
+            ProgressEvent(self.runtime.flow_run_id, "resume", order=step.order, status=str(answer.decision))
+        )
+        return answer
+
+    def _note(self, kind: str, step: ChunkStep, decision: str, note: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "order": step.order,
+            "chunk": step.title,
+            "decision": decision,
+            "note": self.runtime.masker.mask(note) if note else "",
+            "at": datetime.now(UTC).isoformat(),
+            **extra,
+        }

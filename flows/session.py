@@ -1,0 +1,101 @@
+"""The browser session after each chunk, kept so a later run can start from the middle.
+
+After every chunk the run saves the context's storage state (cookies, local storage), the page URL
+and the vars saved so far to ``$AGENTCTL_HOME/runs/<flow_run_id>/session-after-NN.json`` (mode 0600:
+it holds login cookies). ``agentctl run --from-chunk N`` loads the file of chunk N-1 — of the run
+given with ``--session-from``, or of this agent's latest run that has one — so a failure in chunk 7
+does not mean signing in again by hand. Vars are stored masked: a value derived from a secret is
+never written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents_store.store import AgentStore
+from tasks.browser.session import RunBrowser
+from tasks.masking import SecretMasker
+
+__all__ = ["SavedSession", "find_session", "save_session"]
+
+logger = logging.getLogger("agentctl.session")
+
+
+@dataclass
+class SavedSession:
+    path: Path
+    run_id: uuid.UUID
+    after_order: int
+    storage_state: dict[str, Any]
+    url: str | None
+    vars: dict[str, Any]
+
+
+def session_file(runs_dir: Path, run_id: uuid.UUID | str, after_order: int) -> Path:
+    return runs_dir / str(run_id) / f"session-after-{after_order:02d}.json"
+
+
+async def save_session(
+    browser: RunBrowser,
+    runs_dir: Path,
+    run_id: uuid.UUID,
+    after_order: int,
+    vars_: dict[str, Any],
+    masker: SecretMasker,
+) -> Path | None:
+    """Write the session as it is after chunk ``after_order`` (nothing when no browser ran yet)."""
+    if not browser.started or browser.context is None:
+        return None
+    page = await browser.page()
+    state = await browser.context.storage_state()
+    path = session_file(runs_dir, run_id, after_order)
+    payload = {"storage_state": state, "url": page.url, "vars": masker.mask_data(vars_)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle)
+    return path
+
+
+def find_session(
+    store: AgentStore, runs_dir: Path, agent_id: uuid.UUID, after_order: int, run_ref: str | None
+) -> SavedSession | None:
+    """The session to start from: of ``run_ref`` if given, else of the agent's latest run that has one.
+
+    Raises:
+        ConfigError: ``run_ref`` names a run without a session after that chunk.
+    """
+    from agents_store.errors import ConfigError
+
+    if run_ref is not None:
+        candidates = [
+            r.flow_run_id
+            for r in store.list_runs(agent_id, limit=200)
+            if str(r.flow_run_id).startswith(run_ref)
+        ]
+        if not candidates:
+            try:
+                candidates = [uuid.UUID(run_ref)]
+            except ValueError as e:
+                raise ConfigError(f"--session-from: no run of this agent matches {run_ref!r}") from e
+    else:
+        candidates = [r.flow_run_id for r in store.list_runs(agent_id, limit=200)]
+    for run_id in candidates:
+        path = session_file(runs_dir, run_id, after_order)
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return SavedSession(
+                path, run_id, after_order, data["storage_state"], data.get("url"), data.get("vars", {})
+            )
+    if run_ref is not None:
+        raise ConfigError(f"--session-from: run {run_ref} kept no session after chunk {after_order}")
+    logger.info(
+        "no earlier run of this agent kept a session after chunk %s; starting without one", after_order
+    )
+    return None

@@ -1,0 +1,176 @@
+"""agentctl as separate processes against a real ``prefect server start``: pending / approve / step
+answering a verification run, and a run killed with SIGKILL mid-chunk, settled by reconcile."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from agents_store.backends import open_store
+from agents_store.models import ChunkStatus
+from agents_store.store import RunStatus
+from tests.factories import LOOM
+
+pytestmark = pytest.mark.browser
+
+AGENTCTL = str(Path(sys.executable).parent / "agentctl")
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, prefect_server: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server,
+        "PREFECT_HOME": str(tmp_path / "prefect-client"),
+        "AGENTCTL_HOME": str(tmp_path / "home"),
+        "AGENTCTL_DATABASE_URL": f"sqlite:///{tmp_path / 'agents.db'}",
+    }
+    env.pop("CI", None)  # the child's own behaviour does not depend on it
+    return env
+
+
+def agentctl(env: dict[str, str], *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [AGENTCTL, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def import_agent(env: dict[str, str], tmp_path: Path, chunks: list[dict[str, Any]]) -> str:
+    doc = {
+        "name": "Process test",
+        "loom_url": LOOM,
+        "settings": {"retries": 0, "retry_delay_seconds": 0, "action_timeout_ms": 3000},
+        "chunks": chunks,
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = agentctl(env, "import", str(path))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def test_pending_and_approve_answer_a_verification_run(
+    cli_env: dict[str, str], tmp_path: Path, chromium: str, base_url: str
+) -> None:
+    chunks = [
+        {"name": f"Page {i}", "actions": [{"type": "goto", "url": f"{base_url}/page/v{i}"}]}
+        for i in (1, 2, 3)
+    ]
+    agent_id = import_agent(cli_env, tmp_path, chunks)
+    run = subprocess.Popen(
+        [AGENTCTL, "run", agent_id, "--mode", "verification"],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def pending_at(order: int) -> dict[str, Any] | None:
+            listed = json.loads(agentctl(cli_env, "pending", "--json").stdout or "[]")
+            return next((p for p in listed if p["order"] == order), None)
+
+        first = wait_for("chunk 1 to wait for approval", lambda: pending_at(1))
+        assert first["agent_name"] == "Process test"
+        assert first["kind"] == "approval"
+        assert "**goto**" in first["description"]
+        table = agentctl(cli_env, "pending")
+        assert "01 · Page 1" in table.stdout
+        assert "approval" in table.stdout
+        run_ref = first["flow_run_id"][:8]
+
+        wrong = agentctl(cli_env, "step", run_ref)
+        assert wrong.returncode == 1
+        assert "use agentctl approve" in wrong.stderr
+
+        approved = agentctl(cli_env, "approve", run_ref, "--note", "looks right")
+        assert approved.returncode == 0, approved.stderr
+        assert "approve: 01 · Page 1" in approved.stdout
+        assert f"{cli_env['PREFECT_API_URL'].removesuffix('/api')}/runs/flow-run/" in approved.stdout
+
+        wait_for("chunk 2 to wait for approval", lambda: pending_at(2))
+        assert agentctl(cli_env, "approve", run_ref, "--skip").returncode == 0
+        wait_for("chunk 3 to wait for approval", lambda: pending_at(3))
+        assert agentctl(cli_env, "approve", run_ref, "--abort", "--note", "stop").returncode == 0
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 1
+    assert "aborted by a person at chunk 3" in err
+    shown = json.loads(agentctl(cli_env, "show", agent_id, "--json").stdout)
+    assert [c["status"] for c in shown["chunks"]] == ["Completed", "Skipped", "Not Started"]
+    runs = json.loads(agentctl(cli_env, "runs", "--json").stdout)
+    assert runs[0]["status"] == "Aborted"
+    assert [n["decision"] for n in runs[0]["notes"]] == ["approve", "skip", "abort"]
+    assert json.loads(agentctl(cli_env, "pending", "--json").stdout) == []
+    again = agentctl(cli_env, "approve", run_ref)
+    assert again.returncode == 1
+    assert "not waiting for a decision" in again.stderr
+
+
+def test_a_run_killed_with_sigkill_is_settled_by_reconcile(
+    cli_env: dict[str, str], tmp_path: Path, chromium: str, base_url: str
+) -> None:
+    chunks = [
+        {"name": "Open", "actions": [{"type": "goto", "url": f"{base_url}/page/kill"}]},
+        {"name": "Hang", "actions": [{"type": "wait_for", "selector": "#never", "timeout_ms": 120_000}]},
+        {"name": "After", "actions": [{"type": "click", "selector": "#real"}]},
+    ]
+    agent_id = import_agent(cli_env, tmp_path, chunks)
+    store = open_store(cli_env["AGENTCTL_DATABASE_URL"])
+    run = subprocess.Popen(
+        [AGENTCTL, "run", agent_id], env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(
+            "chunk 2 to run",
+            lambda: store.get(store.resolve(agent_id)).chunks[1].status == ChunkStatus.RUNNING,
+        )
+        record = store.list_runs()[0]
+        assert record.pid == run.pid
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(10)
+    finally:
+        run.kill()
+    assert store.get(store.resolve(agent_id)).chunks[1].status == ChunkStatus.RUNNING  # nobody settled it yet
+
+    listed = json.loads(agentctl(cli_env, "runs", "--json").stdout)
+    assert listed[0]["status"] == "Crashed"
+    assert f"pid {run.pid}" in listed[0]["error"]
+    agent = store.get(store.resolve(agent_id))
+    assert [c.status for c in agent.chunks] == [
+        ChunkStatus.COMPLETED,
+        ChunkStatus.FAILED,
+        ChunkStatus.NOT_STARTED,
+    ]
+    details = agent.chunks[1].error_details
+    assert details is not None
+    assert details["type"] == "Crashed"
+    assert "is gone" in details["message"]
+    assert store.stuck_chunks() == []
+    prefect_run = httpx.get(f"{cli_env['PREFECT_API_URL']}/flow_runs/{record.flow_run_id}", timeout=10).json()
+    assert prefect_run["state"]["type"] == "CRASHED"
+    assert store.get_run(record.flow_run_id).status == RunStatus.CRASHED
+    store.close()

@@ -1,0 +1,399 @@
+"""Verification and debugging mode: pauses answered through Prefect's API, its REST endpoint and
+timeouts; traces, screenshots and step decisions; runs from the middle with a saved session."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from agents_store.models import Agent, ChunkStatus
+from agents_store.settings import get_settings
+from agents_store.store import AgentStore, RunRecord, RunStatus
+from tests.sites import LocalSite
+
+pytestmark = pytest.mark.browser
+
+MakeAgent = Callable[..., Agent]
+
+
+class FlowThread:
+    """The real flow running in a thread, so the test can answer its pauses meanwhile."""
+
+    def __init__(self, agent: Agent, **kwargs: Any) -> None:
+        from flows.run_agent import run_agent
+
+        self.state: Any = None
+        self.error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                self.state = asyncio.run(run_agent(str(agent.id), return_state=True, **kwargs))  # type: ignore[call-overload]
+            except BaseException as e:  # noqa: BLE001 - handed to the test by result()
+                self.error = e
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+
+    def result(self, timeout: float = 60) -> Any:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the flow did not finish"
+        if self.error:
+            raise self.error
+        return self.state
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def paused_at(store: AgentStore, agent: Agent, order: int) -> Callable[[], RunRecord | None]:
+    def check() -> RunRecord | None:
+        runs = store.list_runs(agent.id, status=RunStatus.PAUSED)
+        if runs and runs[0].awaiting and runs[0].awaiting["order"] == order:
+            return runs[0]
+        return None
+
+    return check
+
+
+def resume(run_id: Any, decision: dict[str, Any]) -> None:
+    from flows.decisions import send_decision
+
+    asyncio.run(send_decision(run_id, decision))
+
+
+def page_chunks(base_url: str, n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f"Page {i}",
+            "actions": [
+                {"type": "goto", "url": f"{base_url}/page/p{i}"},
+                {"type": "click", "selector": "#real"},
+                {"type": "expect_visible", "selector": "#clicked"},
+            ],
+        }
+        for i in range(1, n + 1)
+    ]
+
+
+def test_verification_approve_skip_rest_and_abort(
+    engine_store: AgentStore,
+    make_agent: MakeAgent,
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    site: LocalSite,
+) -> None:
+    chunks = page_chunks(base_url, 4)
+    chunks[0]["status"] = "Needs Review"
+    agent = make_agent(engine_store, chunks)
+    flow = FlowThread(agent, mode="verification")
+
+    first = wait_for("the pause before chunk 1", paused_at(engine_store, agent, 1))
+    assert engine_store.get(agent.id).chunks[0].status == ChunkStatus.AWAITING_APPROVAL
+    assert first.awaiting is not None
+    assert first.awaiting["kind"] == "approval"
+    assert first.awaiting["key"] == f"approve-{agent.chunks[0].id}"
+    assert "**goto**" in first.awaiting["description"]
+    assert f"{base_url}/page/p1" in first.awaiting["description"]
+    resume(first.flow_run_id, {"decision": "approve", "note": "checked it"})
+
+    wait_for("the pause before chunk 2", paused_at(engine_store, agent, 2))
+    resume(first.flow_run_id, {"decision": "skip", "note": "not today"})
+
+    wait_for("the pause before chunk 3", paused_at(engine_store, agent, 3))
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api.url
+    for _ in range(20):  # like Prefect's own client, retry the 503 a busy SQLite server answers
+        answer = httpx.post(
+            f"{api}/flow_runs/{first.flow_run_id}/resume",
+            json={"run_input": {"decision": "approve", "note": "via REST"}},
+            timeout=10,
+        )
+        if answer.status_code != 503:
+            break
+        time.sleep(0.5)
+    assert answer.status_code in (200, 201), answer.text
+    assert answer.json()["status"] == "ACCEPT"
+
+    wait_for("the pause before chunk 4", paused_at(engine_store, agent, 4))
+    resume(first.flow_run_id, {"decision": "abort", "note": "enough"})
+    state = flow.result()
+
+    assert state.is_cancelled()
+    assert [c.status for c in engine_store.get(agent.id).chunks] == [
+        ChunkStatus.COMPLETED,  # approved: it ran, and is reviewed now
+        ChunkStatus.SKIPPED,
+        ChunkStatus.COMPLETED,
+        ChunkStatus.NOT_STARTED,
+    ]
+    assert site.hits["p1"] == 1
+    assert site.hits["p2"] == 0
+    record = engine_store.get_run(first.flow_run_id)
+    assert record.status == RunStatus.ABORTED
+    assert record.awaiting is None
+    decisions = [(n["order"], n["decision"], n["note"]) for n in record.notes if n["kind"] == "approval"]
+    assert decisions == [
+        (1, "approve", "checked it"),
+        (2, "skip", "not today"),
+        (3, "approve", "via REST"),
+        (4, "abort", "enough"),
+    ]
+    assert record.notes[0]["reviewed"] is True
+
+
+def test_an_unanswered_pause_times_out(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTCTL_PAUSE_TIMEOUT_SECONDS", "2")
+    get_settings.cache_clear()
+    agent = make_agent(sqlite_engine_store, page_chunks(base_url, 2))
+    state = FlowThread(agent, mode="verification").result()
+    assert state.is_failed()
+    assert 'nobody answered the approval pause of chunk 1 "Page 1" within 2 s' in state.message
+    assert [c.status for c in sqlite_engine_store.get(agent.id).chunks] == [ChunkStatus.NOT_STARTED] * 2
+    run = sqlite_engine_store.list_runs(agent.id)[0]
+    assert run.status == RunStatus.FAILED
+    assert run.awaiting is None
+
+
+def test_debugging_traces_screenshots_and_step_decisions(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    site: LocalSite,
+) -> None:
+    chunks = page_chunks(base_url, 3)
+    chunks[1]["actions"] = [
+        {"type": "goto", "url": f"{base_url}/page/flaky?fail=1"},
+        {"type": "expect_visible", "selector": "#ok", "timeout_ms": 400},
+    ]
+    agent = make_agent(sqlite_engine_store, chunks)
+    flow = FlowThread(agent, mode="debugging")
+
+    def stepped(order: int, nth: int) -> Callable[[], RunRecord | None]:
+        def check() -> RunRecord | None:
+            runs = sqlite_engine_store.list_runs(agent.id, status=RunStatus.PAUSED)
+            awaiting = runs[0].awaiting if runs else None
+            if awaiting and awaiting["order"] == order and awaiting["key"].endswith(f"-{nth}"):
+                return runs[0]
+            return None
+
+        return check
+
+    run = wait_for("the step after chunk 1", stepped(1, 1))
+    assert run.awaiting is not None
+    assert run.awaiting["kind"] == "step"
+    resume(run.flow_run_id, {"decision": "continue", "note": ""})
+    failed = wait_for("the step after the failed chunk 2", stepped(2, 1))
+    assert failed.awaiting is not None
+    assert "**Error:**" in failed.awaiting["description"]
+    assert sqlite_engine_store.get(agent.id).chunks[1].status == ChunkStatus.FAILED
+    resume(run.flow_run_id, {"decision": "retry", "note": "page was slow"})
+    wait_for("the step after the retried chunk 2", stepped(2, 2))
+    assert sqlite_engine_store.get(agent.id).chunks[1].status == ChunkStatus.COMPLETED
+    resume(run.flow_run_id, {"decision": "run_to_end", "note": ""})
+    state = flow.result()
+
+    assert state.is_completed(), state.message
+    assert [c.status for c in sqlite_engine_store.get(agent.id).chunks] == [ChunkStatus.COMPLETED] * 3
+    assert site.hits["flaky"] == 2
+    files = sorted(p.name for p in (get_settings().runs_dir() / str(run.flow_run_id)).iterdir())
+    for name in (
+        "chunk-01-trace-1.zip",
+        "chunk-02-trace-1.zip",
+        "chunk-02-trace-2.zip",
+        "chunk-03-trace-1.zip",
+    ):
+        assert name in files, files
+    for name in ("chunk-01-action-01.png", "chunk-01-action-03.png", "chunk-01-end.png", "chunk-03-end.png"):
+        assert name in files, files
+    with zipfile.ZipFile(get_settings().runs_dir() / str(run.flow_run_id) / "chunk-01-trace-1.zip") as trace:
+        names = trace.namelist()
+        assert any(n.endswith(".trace") for n in names), names
+        assert b'"title":"01 \\u00b7 Page 1"' in trace.read("trace.trace") or b"Page 1" in trace.read(
+            "trace.trace"
+        )
+    steps = [(n["order"], n["decision"]) for n in sqlite_engine_store.get_run(run.flow_run_id).notes]
+    assert steps == [(1, "continue"), (2, "retry"), (2, "run_to_end")]
+
+
+def test_a_trace_of_a_chunk_that_types_a_secret_does_not_hold_it(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = 'Trace-Secret-99&<quote"here>'
+    monkeypatch.setenv("AGENTCTL_SECRET_TRACE_SECRET", secret)
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Type the secret",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/page/trace"},
+                    {"type": "fill", "selector": "#field", "value": "{{ secrets.TRACE_SECRET }}"},
+                    {"type": "type", "selector": "#field", "text": "{{ secrets.TRACE_SECRET }}"},
+                    {
+                        "type": "expect_text",
+                        "selector": "#title",
+                        "text": "{{ secrets.TRACE_SECRET }}",
+                        "timeout_ms": 300,
+                    },
+                ],
+            }
+        ],
+    )
+    flow = FlowThread(agent, mode="debugging")
+    run = wait_for("the step after the failed chunk", paused_at(sqlite_engine_store, agent, 1))
+    resume(run.flow_run_id, {"decision": "abort", "note": f"typed {secret}"})
+    state = flow.result()
+    assert state.is_cancelled()
+    run_dir = get_settings().runs_dir() / str(run.flow_run_id)
+    traces = list(run_dir.glob("*.zip"))
+    assert traces
+    forms = [secret.encode(), secret.replace('"', '\\"').encode(), b"Trace-Secret-99"]
+    for trace in traces:
+        with zipfile.ZipFile(trace) as archive:
+            assert archive.testzip() is None
+            for member in archive.namelist():
+                data = archive.read(member)
+                for form in forms:
+                    assert form not in data, f"{trace.name}:{member} holds the secret"
+    for path in run_dir.iterdir():
+        if path.suffix != ".zip":
+            assert b"Trace-Secret-99" not in path.read_bytes(), path.name
+    notes = sqlite_engine_store.get_run(run.flow_run_id).notes
+    assert notes[-1]["note"] == "typed ***"
+
+
+def test_from_chunk_starts_with_the_session_of_the_earlier_run(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    base_url: str,
+    site: LocalSite,
+    secret_env: str,
+) -> None:
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Sign in",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/"},
+                    {"type": "fill", "selector": "#username", "value": "demo"},
+                    {"type": "fill", "selector": "#password", "value": "{{ secrets.DEMO_PASSWORD }}"},
+                    {"type": "click", "selector": "#login"},
+                    {"type": "wait_for_url", "url": "**/records"},
+                    {"type": "extract", "selector": "h1", "var": "heading"},
+                ],
+            },
+            {
+                "name": "Add a record",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/records"},
+                    {"type": "fill", "selector": "#title", "value": "Entry", "timeout_ms": 900},
+                    {"type": "fill", "selector": "#amount", "value": "1.00"},
+                    {"type": "click", "selector": "#add-record"},
+                ],
+            },
+            {
+                "name": "Broken",
+                "actions": [
+                    {
+                        "type": "expect_text",
+                        "selector": "h1",
+                        "text": "{{ vars.heading }} again",
+                        "timeout_ms": 300,
+                    }
+                ],
+            },
+        ],
+    )
+    first = run_flow(agent)
+    assert first.is_failed()
+    first_id = first.state_details.flow_run_id
+    assert (
+        get_settings().runs_dir() / str(first_id) / "session-after-01.json"
+    ).stat().st_mode & 0o777 == 0o600
+
+    without = run_flow(agent, chunks=[2])  # no session: the records page sends it to sign in
+    assert without.is_failed()
+    assert sqlite_engine_store.get(agent.id).chunks[1].status == ChunkStatus.FAILED
+
+    resumed = run_flow(agent, from_chunk=2)
+    assert resumed.is_failed()  # chunk 3 is still broken
+    chunks = sqlite_engine_store.get(agent.id).chunks
+    assert chunks[1].status == ChunkStatus.COMPLETED
+    assert chunks[2].status == ChunkStatus.FAILED
+    assert [r["title"] for r in site.demo.records] == ["Entry", "Entry"]
+    failed = chunks[2].error_details
+    assert failed is not None
+    assert failed["action"]["text"] == "Records again"  # the var saved by chunk 1 of the first run
+    record = sqlite_engine_store.get_run(resumed.state_details.flow_run_id)
+    assert record.notes[0] == {"kind": "session", "from_run": str(first_id), "after_chunk": 1}
+    assert record.chunks == [2, 3]
+
+    explicit = run_flow(agent, from_chunk=2, session_from=str(first_id)[:8])
+    assert sqlite_engine_store.get(agent.id).chunks[1].status == ChunkStatus.COMPLETED
+    assert explicit.is_failed()
+
+
+def test_needs_review_blocks_automatic_mode_unless_forced(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: Callable[..., Any], base_url: str
+) -> None:
+    from flows.errors import RunRefused
+    from flows.plan import compile_agent
+
+    chunks = page_chunks(base_url, 3)
+    chunks[1]["status"] = "Needs Review"
+    chunks[2]["status"] = "Needs Review"
+    agent = make_agent(sqlite_engine_store, chunks)
+    with pytest.raises(RunRefused, match='chunks 2 "Page 2", 3 "Page 3" need review'):
+        compile_agent(agent)
+    refused = run_flow(agent)
+    assert refused.is_failed()
+    assert "need review" in refused.message
+    assert compile_agent(agent, "automatic", force=True).orders == [1, 2, 3]
+    forced = run_flow(agent, force=True)
+    assert forced.is_completed(), forced.message
+
+
+def test_the_plan_knows_which_chunks_need_review() -> None:
+    import uuid
+
+    from agents_store.documents import parse_definition
+    from flows.plan import compile_agent
+    from tests.factories import agent_doc
+
+    doc = agent_doc(chunks=2)
+    doc["chunks"][1]["status"] = "Needs Review"
+    agent = Agent.from_definition(parse_definition(doc), user_id=uuid.uuid4())
+    plan = compile_agent(agent, "verification")
+    assert [s.needs_review for s in plan.steps] == [False, True]

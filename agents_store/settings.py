@@ -6,8 +6,10 @@ import uuid
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agents_store.errors import ConfigError
 
 __all__ = ["LOCAL_USER_ID", "Settings", "get_settings"]
 
@@ -19,6 +21,11 @@ class Settings(BaseSettings):
     """Every knob, read from ``AGENTCTL_<NAME>`` environment variables.
 
     ``home`` holds the default SQLite database and run artifacts (screenshots, traces, sessions).
+
+    The Supabase settings keep the names Supabase's own tools use (``SUPABASE_URL``,
+    ``SUPABASE_KEY``): the service_role / secret key on a trusted worker, or the project's
+    anon / publishable key with a signed-in user's JWT in ``SUPABASE_ACCESS_TOKEN`` (a user's JWT
+    may also stand alone as ``SUPABASE_KEY`` where no API gateway checks the key).
     """
 
     model_config = SettingsConfigDict(env_prefix="AGENTCTL_", extra="ignore")
@@ -27,6 +34,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     user_id: uuid.UUID = LOCAL_USER_ID
     user_name: str = "local"
+    supabase_url: str | None = Field(default=None, validation_alias="SUPABASE_URL")
+    supabase_key: SecretStr | None = Field(default=None, validation_alias="SUPABASE_KEY")
+    supabase_access_token: SecretStr | None = Field(default=None, validation_alias="SUPABASE_ACCESS_TOKEN")
     github_throttle: bool = True
     """Keep PyGithub's pauses between GitHub requests; ``AGENTCTL_GITHUB_THROTTLE=false`` for test servers."""
 
@@ -45,9 +55,22 @@ class Settings(BaseSettings):
         return (self.upload_dir or self.home.expanduser() / "uploads").expanduser().resolve()
 
     def resolved_database_url(self) -> str:
-        """The store URL: ``AGENTCTL_DATABASE_URL``, else SQLite under ``home``."""
+        """The store URL: ``AGENTCTL_DATABASE_URL``, else the Supabase project when ``SUPABASE_URL``
+        and ``SUPABASE_KEY`` are set, else SQLite under ``home``.
+
+        Raises:
+            ConfigError: only one of ``SUPABASE_URL`` and ``SUPABASE_KEY`` is set.
+        """
         if self.database_url:
             return self.database_url
+        if self.supabase_url or self.supabase_key:
+            if not (self.supabase_url and self.supabase_key):
+                missing = "SUPABASE_KEY" if self.supabase_url else "SUPABASE_URL"
+                raise ConfigError(
+                    f"{missing} is not set: the Supabase store needs both SUPABASE_URL and SUPABASE_KEY "
+                    "(or set AGENTCTL_DATABASE_URL to use another store)"
+                )
+            return self.supabase_url
         return f"sqlite:///{self.home.expanduser() / 'agentctl.db'}"
 
 

@@ -24,7 +24,9 @@ __all__ = ["serve_in_background"]
 def serve_in_background(
     app: Any, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 15.0
 ) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+    # every keep-alive request waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     chosen = sock.getsockname()[1]

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine
 
+from agents_store.backends._rows import agent_columns, agent_from_rows, chunk_columns, stamped
 from agents_store.backends._tables import (
     agent_exports,
     agent_runs,
@@ -35,14 +36,13 @@ from agents_store.errors import (
     VersionConflict,
     VersionNotFound,
 )
-from agents_store.migrations import migrations_for
+from agents_store.migrations import Migration, migrations_for
 from agents_store.models import (
     AGENT_STATUS_RULES,
     Agent,
     AgentDefinition,
     AgentStatus,
     AgentSummary,
-    Chunk,
     ChunkStatus,
 )
 from agents_store.settings import LOCAL_USER_ID
@@ -106,6 +106,17 @@ class SqlAgentStore(AgentStore):
     def _run_script(self, conn: Connection, sql: str) -> None:
         raise NotImplementedError
 
+    def _create_migrations_table(self, conn: Connection) -> None:
+        """Create the table that records applied migrations, if missing."""
+        conn.exec_driver_sql(
+            f"CREATE TABLE IF NOT EXISTS {_MIGRATIONS_TABLE} "
+            "(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+
+    def _applied_outside_agentctl(self, conn: Connection, migration: Migration) -> bool:
+        """Whether another tool already applied ``migration`` here; it is then recorded, not run."""
+        return False
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         """Translate database errors into the store's own, keeping the cause."""
@@ -136,10 +147,7 @@ class SqlAgentStore(AgentStore):
         known = migrations_for(self.migrations_folder)
         with self._write() as conn:
             self._lock_for_migration(conn)
-            conn.exec_driver_sql(
-                f"CREATE TABLE IF NOT EXISTS {_MIGRATIONS_TABLE} "
-                "(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
+            self._create_migrations_table(conn)
             applied = {
                 row[0]
                 for row in conn.exec_driver_sql(f"SELECT version FROM {_MIGRATIONS_TABLE}")  # noqa: S608 - a constant
@@ -153,7 +161,8 @@ class SqlAgentStore(AgentStore):
             for migration in known:
                 if migration.version in applied:
                     continue
-                self._run_script(conn, migration.sql)
+                if not self._applied_outside_agentctl(conn, migration):
+                    self._run_script(conn, migration.sql)
                 conn.execute(
                     sa.text(f"INSERT INTO {_MIGRATIONS_TABLE} (version, applied_at) VALUES (:v, :t)"),  # noqa: S608
                     {"v": migration.version, "t": _now().isoformat()},
@@ -186,7 +195,7 @@ class SqlAgentStore(AgentStore):
                 sa.insert(agents).values(
                     id=agent.id,
                     user_id=owner,
-                    **_agent_columns(agent),
+                    **agent_columns(agent),
                     status=agent.status.value,
                     version=1,
                     created_at=now,
@@ -195,7 +204,7 @@ class SqlAgentStore(AgentStore):
             )
             self._insert_chunks(conn, agent, now)
             self._snapshot(conn, agent, 1, author, now)
-        return _stamped(agent, version=1, created_at=now, updated_at=now)
+        return stamped(agent, version=1, created_at=now, updated_at=now)
 
     def save(
         self,
@@ -214,7 +223,7 @@ class SqlAgentStore(AgentStore):
                 sa.update(agents)
                 .where(condition)
                 .values(
-                    **_agent_columns(agent),
+                    **agent_columns(agent),
                     status=agent.status.value,
                     version=agents.c.version + 1,
                     updated_at=now,
@@ -232,7 +241,7 @@ class SqlAgentStore(AgentStore):
             conn.execute(sa.delete(chunks).where(chunks.c.agent_id == agent.id))
             self._insert_chunks(conn, agent, now)
             self._snapshot(conn, agent, version, author, now)
-        return _stamped(agent, version=version, created_at=created_at, updated_at=now)
+        return stamped(agent, version=version, created_at=created_at, updated_at=now)
 
     def _insert_chunks(self, conn: Connection, agent: Agent, now: datetime) -> None:
         if not agent.chunks:
@@ -240,22 +249,7 @@ class SqlAgentStore(AgentStore):
         conn.execute(
             sa.insert(chunks),
             [
-                {
-                    "id": c.id,
-                    "agent_id": agent.id,
-                    "order": c.order,
-                    "name": c.name,
-                    "start_time": c.start_time,
-                    "end_time": c.end_time,
-                    "status": c.status.value,
-                    "retries": c.retries,
-                    "learned_actions": [a.model_dump(mode="json", by_alias=True) for a in c.actions],
-                    "error_details": c.error_details,
-                    "attempts": c.attempts,
-                    "last_run_id": c.last_run_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                {**chunk_columns(c), "agent_id": agent.id, "created_at": now, "updated_at": now}
                 for c in agent.chunks
             ],
         )
@@ -284,7 +278,7 @@ class SqlAgentStore(AgentStore):
             chunk_rows = conn.execute(
                 sa.select(chunks).where(chunks.c.agent_id == agent_id).order_by(chunks.c.order)
             ).mappings()
-            return _agent_from_rows(row, list(chunk_rows))
+            return agent_from_rows(row, list(chunk_rows))
 
     def list_agents(self, query: AgentQuery | None = None) -> AgentPage:
         query = query or AgentQuery()
@@ -557,68 +551,7 @@ class SqlAgentStore(AgentStore):
         return VersionInfo.model_validate(dict(row))
 
 
-# ---------------------------------------------------------------------- row <-> model
-
-
-def _agent_columns(agent: Agent) -> dict[str, Any]:
-    return {
-        "name": agent.name,
-        "description": agent.description,
-        "loom_url": agent.loom_url,
-        "github_repo_url": agent.github_repo_url,
-        "params": dict(agent.params),
-        "settings": agent.settings.model_dump(mode="json"),
-    }
-
-
-def _agent_from_rows(row: RowMapping, chunk_rows: list[RowMapping]) -> Agent:
-    chunk_models = [
-        Chunk.model_validate(
-            {
-                "id": c["id"],
-                "order": c["order"],
-                "name": c["name"],
-                "start_time": c["start_time"],
-                "end_time": c["end_time"],
-                "status": c["status"],
-                "retries": c["retries"],
-                "actions": c["learned_actions"],
-                "error_details": c["error_details"],
-                "attempts": c["attempts"],
-                "last_run_id": c["last_run_id"],
-                "updated_at": c["updated_at"],
-            }
-        )
-        for c in chunk_rows
-    ]
-    return Agent.model_validate(
-        {
-            "id": row["id"],
-            "user_id": row["user_id"],
-            "name": row["name"],
-            "description": row["description"],
-            "loom_url": row["loom_url"],
-            "github_repo_url": row["github_repo_url"],
-            "params": row["params"],
-            "settings": row["settings"],
-            "version": row["version"],
-            "created_at": row["created_at"],
-            "updated_at": row["updated_at"],
-            "chunks": chunk_models,
-        }
-    )
-
-
-def _stamped(agent: Agent, *, version: int, created_at: datetime, updated_at: datetime) -> Agent:
-    """The saved agent as ``get`` would return it, without reading it back."""
-    return agent.model_copy(
-        update={
-            "version": version,
-            "created_at": created_at,
-            "updated_at": updated_at,
-            "chunks": [c.model_copy(update={"updated_at": updated_at}) for c in agent.chunks],
-        }
-    )
+# ---------------------------------------------------------------------- helpers
 
 
 def _first_line(error: object) -> str:

@@ -1,5 +1,10 @@
 """PostgreSQL: a plain server or a Supabase project's database, by connection string (psycopg 3).
 
+Both get the same schema: ``migrations/postgres/`` holds a platform migration that creates, only when
+missing, what Supabase provides (``auth.users``, ``auth.uid()``, the API roles), then the very file
+``supabase db push`` applies (``supabase/migrations/``). On a Supabase database where the CLI already
+applied it, the store records it as applied instead of running it twice.
+
 ``pool_pre_ping`` replaces connections that died (a restarted server) before they are used, so a
 short outage costs a reconnect rather than an error.
 """
@@ -7,20 +12,39 @@ short outage costs a reconnect rather than an error.
 from __future__ import annotations
 
 import re
+import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 
 from agents_store.backends._sql import SqlAgentStore
+from agents_store.migrations import Migration
 
-__all__ = ["PostgresStore", "psycopg_url"]
+__all__ = ["TRANSACTION_POOLER_PORT", "PostgresStore", "connect_args_for", "psycopg_url"]
 
 _MIGRATION_LOCK_KEY = 0x6167_6374  # "agct": one advisory lock id for agentctl migrations
+
+TRANSACTION_POOLER_PORT = 6543
+"""The port of Supabase's pooler (Supavisor) in transaction mode."""
 
 
 def psycopg_url(url: str) -> str:
     """The SQLAlchemy URL for psycopg 3 from any ``postgres://`` / ``postgresql://`` URL."""
     return re.sub(r"^postgres(?:ql)?(?:\+[a-z0-9]+)?://", "postgresql+psycopg://", url)
+
+
+def connect_args_for(url: str) -> dict[str, Any]:
+    """psycopg's connection options for ``url``.
+
+    A transaction-mode pooler hands each transaction to whichever server connection is free, where
+    the statements psycopg prepared on another one do not exist ("prepared statement ... does not
+    exist"): on its port, psycopg must not prepare statements at all.
+    """
+    args: dict[str, Any] = {"connect_timeout": 10, "application_name": "agentctl"}
+    if make_url(psycopg_url(url)).port == TRANSACTION_POOLER_PORT:
+        args["prepare_threshold"] = None
+    return args
 
 
 class PostgresStore(SqlAgentStore):
@@ -32,7 +56,7 @@ class PostgresStore(SqlAgentStore):
             pool_pre_ping=True,
             pool_size=5,
             max_overflow=10,
-            connect_args={"connect_timeout": 10, "application_name": "agentctl"},
+            connect_args=connect_args_for(url),
         )
         super().__init__(engine, display_url=make_url(psycopg_url(url)).render_as_string(hide_password=True))
 
@@ -42,3 +66,39 @@ class PostgresStore(SqlAgentStore):
     def _run_script(self, conn: Connection, sql: str) -> None:
         # psycopg runs a multi-statement script in one call when it has no parameters.
         conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+
+    def _create_migrations_table(self, conn: Connection) -> None:
+        super()._create_migrations_table(conn)
+        # On Supabase every table in `public` is reachable through the Data API; with row-level
+        # security on and no policy, only the service role and this owner can read or write it.
+        conn.exec_driver_sql(
+            "DO $$ BEGIN "
+            "IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = 'agentctl_migrations'::regclass) THEN "
+            "ALTER TABLE agentctl_migrations ENABLE ROW LEVEL SECURITY; "
+            "END IF; END $$"
+        )
+
+    def _applied_outside_agentctl(self, conn: Connection, migration: Migration) -> bool:
+        """Whether ``supabase db push`` applied the migration (it records the name's timestamp)."""
+        if (
+            conn.exec_driver_sql("SELECT to_regclass('supabase_migrations.schema_migrations')").scalar()
+            is None
+        ):
+            return False
+        version = migration.version.split("_", 1)[0]
+        found = conn.execute(
+            sa.text("SELECT 1 FROM supabase_migrations.schema_migrations WHERE version = :version"),
+            {"version": version},
+        )
+        return found.first() is not None
+
+    def ensure_user(self, user_id: uuid.UUID, name: str, email: str | None = None) -> None:
+        # The migration's function: the auth.users row agents.user_id refers to, then the profile.
+        with self._write() as conn:
+            conn.execute(
+                sa.text("SELECT public.agentctl_ensure_user(:id, :name, CAST(:email AS text))"),
+                {"id": user_id, "name": name, "email": email},
+            )
+
+    def _refresh_status(self, conn: Connection, agent_id: uuid.UUID) -> None:
+        """Nothing to do: the migration's chunks_status_* triggers derive ``agents.status``."""

@@ -8,8 +8,7 @@ import sqlalchemy as sa
 
 from agents_store.backends.postgres import PostgresStore
 from agents_store.backends.sqlite import SqliteStore
-
-_TABLES = ("agent_runs", "agent_versions", "chunks", "agents")
+from agents_store.settings import LOCAL_USER_ID
 
 
 @pytest.fixture
@@ -29,6 +28,8 @@ def _pg_store_session(postgres_url: str) -> Iterator[PostgresStore]:
 @pytest.fixture
 def pg_store(_pg_store_session: PostgresStore) -> PostgresStore:
     with _pg_store_session.engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(_TABLES)} CASCADE"))
-        conn.execute(sa.text("DELETE FROM users WHERE name <> 'local'"))
+        # CASCADE empties every table that refers to agents: chunks, versions, runs, schedules, exports.
+        conn.execute(sa.text("TRUNCATE agents CASCADE"))
+        # Deleting a user from auth.users deletes their profile too (ON DELETE CASCADE).
+        conn.execute(sa.text("DELETE FROM auth.users WHERE id <> :local"), {"local": LOCAL_USER_ID})
     return _pg_store_session

@@ -139,7 +139,7 @@ def test_a_cron_schedule_fires_runs_whose_statuses_land(
     assert "on run-agent/every-fifteen-seconds" in scheduled.stdout
     listed = json.loads(agentctl(served, "schedules", "--json").stdout)
     assert [(s["agent_id"], s["cron"], s["timezone"]) for s in listed] == [
-        (agent_id, "* * * * * */5", "Europe/Paris")
+        (agent_id, "* * * * * */15", "Europe/Paris")
     ]
     assert listed[0]["next_run"] is not None
 

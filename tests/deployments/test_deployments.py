@@ -127,6 +127,11 @@ def test_prefect_cli_deploys_lists_and_runs_our_deployments(
     assert generic["entrypoint"] == "flows/run_agent.py:run_agent"
     assert generic["work_pool_name"] == "agentctl"
 
+    deleted = agentctl(env, "delete", agent_id, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "removed its Prefect deployment (1)" in deleted.stderr
+    assert deployment_of(env, agent_id) is None
+
 
 def test_a_cron_schedule_fires_runs_whose_statuses_land(
     served: dict[str, str], tmp_path: Path, base_url: str
@@ -275,5 +280,5 @@ def test_a_rename_keeps_the_deployment_and_a_delete_removes_it(
     assert after["id"] == first["id"]
     deleted = agentctl(served, "delete", agent_id, "--yes")
     assert deleted.returncode == 0, deleted.stderr
-    assert "removed its Prefect deployment" in deleted.stderr
-    assert deployment_of(served, agent_id) is None
+    # Either this command or serve's next look at the store removes it, whichever comes first.
+    wait_for("the deployment to be removed", lambda: deployment_of(served, agent_id) is None, timeout=15)

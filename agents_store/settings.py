@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     """The only folder ``upload`` actions may read files from; default ``$AGENTCTL_HOME/uploads``."""
     pause_timeout_seconds: int = 3600
     """How long a run waits for an approval or a step decision before it fails."""
+    browser_limit: str = "agentctl-browsers"
+    """The Prefect global concurrency limit a run holds while it has a browser open (when that limit
+    exists: ``prefect gcl create agentctl-browsers --limit 4``); empty to never ask."""
 
     def runs_dir(self) -> Path:
         """Where each run keeps its evidence: ``<home>/runs/<flow_run_id>/``."""

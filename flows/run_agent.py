@@ -14,6 +14,8 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,6 +142,7 @@ async def run_agent(
         storage_state=session.storage_state if session else None,
         start_url=session.url if session else None,
         trace=debugging,
+        slot=_browser_slot(settings.browser_limit) if settings.browser_limit else None,
     )
     with masking_logs(masker):
         try:
@@ -222,6 +225,16 @@ async def _label_flow_run(flow_run_id: uuid.UUID, agent: Agent, plan: RunPlan) -
     tags = sorted({*flow_run.get_tags(), f"agent:{agent.id}", f"mode:{plan.mode}"})
     async with get_client() as client:
         await client.update_flow_run(flow_run_id, name=f"{agent.name} · {plan.mode}", tags=tags)
+
+
+def _browser_slot(limit_name: str) -> Callable[[], AbstractAsyncContextManager[None]]:
+    """A slot of the global concurrency limit on browsers, held while the run's browser is open.
+
+    When no such limit exists in Prefect, nothing is limited (and nothing waits).
+    """
+    from prefect.concurrency.asyncio import concurrency
+
+    return lambda: concurrency(limit_name, occupy=1, strict=False)
 
 
 def _triggered_by() -> str:

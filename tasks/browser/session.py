@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,6 +144,9 @@ class RunBrowser:
     """Where the page opens when the run starts from the middle (the saved session's URL)."""
     trace: bool = False
     context_options: dict[str, Any] = field(default_factory=dict)
+    slot: Callable[[], AbstractAsyncContextManager[Any]] | None = None
+    """Held while the run has a browser: a Prefect global concurrency limit on browsers."""
+    _slot_cm: AbstractAsyncContextManager[Any] | None = None
     _browser_cm: Any = None
     _context: BrowserContext | None = None
     _page: Page | None = None
@@ -154,6 +157,9 @@ class RunBrowser:
 
     async def page(self) -> Page:
         if self._page is None:
+            if self.slot is not None and self._slot_cm is None:
+                self._slot_cm = self.slot()
+                await self._slot_cm.__aenter__()
             self._browser_cm = shared_browser(headless=self.headless, executable=self.executable)
             browser = await self._browser_cm.__aenter__()
             options: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, **self.context_options}
@@ -178,6 +184,11 @@ class RunBrowser:
         finally:
             self._context = None
             self._page = None
-            if self._browser_cm is not None:
-                cm, self._browser_cm = self._browser_cm, None
-                await cm.__aexit__(None, None, None)
+            try:
+                if self._browser_cm is not None:
+                    cm, self._browser_cm = self._browser_cm, None
+                    await cm.__aexit__(None, None, None)
+            finally:
+                if self._slot_cm is not None:
+                    slot, self._slot_cm = self._slot_cm, None
+                    await slot.__aexit__(None, None, None)

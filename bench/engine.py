@@ -113,6 +113,7 @@ async def measure(url: str, chunks: int, rounds: int) -> dict[str, Any]:
     from agents_store.documents import parse_definition
     from agents_store.settings import get_settings
     from bench._common import median
+    from cli._prefect import quiet_prefect_console
     from flows.run_agent import run_agent
     from tasks.browser.session import find_chromium, shared_browser
 
@@ -131,7 +132,8 @@ async def measure(url: str, chunks: int, rounds: int) -> dict[str, Any]:
 
         async def engine_once() -> float:
             started = time.perf_counter()
-            state = await run_agent(str(agent.id), return_state=True)  # type: ignore[call-overload]
+            with quiet_prefect_console():  # as `agentctl run` does: run logs go to Prefect, not the terminal
+                state = await run_agent(str(agent.id), return_state=True)  # type: ignore[call-overload]
             elapsed = time.perf_counter() - started
             if not state.is_completed():
                 raise SystemExit(f"engine run failed: {state.message}")

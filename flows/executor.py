@@ -7,10 +7,12 @@ says what it awaits, so ``agentctl pending``, the dashboard and the Prefect UI c
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prefect.utilities.annotations import quote
@@ -19,6 +21,7 @@ from agents_store.errors import AgentctlError, ExecutionError
 from agents_store.models import ChunkStatus
 from agents_store.settings import Settings
 from agents_store.store import RunStatus
+from flows._prefect import run_client
 from flows.decisions import ChunkDecision, StepDecision, describe_chunk
 from flows.errors import ChunkFailed, PauseTimedOut, RunAborted
 from flows.evidence import ChunkOutcome
@@ -51,10 +54,9 @@ def _chunk_task(step: ChunkStep) -> Any:
 
 async def _fail_in_prefect(flow_run_id: uuid.UUID, message: str) -> None:
     """Prefect fails an expired pause with its own words; put ours, which say which chunk, instead."""
-    from prefect import get_client
     from prefect.states import Failed
 
-    async with get_client() as client:
+    async with run_client() as client:
         await client.set_flow_run_state(flow_run_id, Failed(message=message), force=True)
 
 
@@ -69,6 +71,7 @@ class RunExecutor:
     aborted: bool = False
     _step_pauses: dict[int, int] = field(default_factory=dict)
     _pausing_steps: bool = False
+    _saving: asyncio.Task[Path | None] | None = None
 
     @property
     def mode(self) -> str:
@@ -90,6 +93,7 @@ class RunExecutor:
             if stop:
                 break
             index += 1
+        await self.flush_sessions()
         if self.failure is None and any(o.status == "Failed" for o in self.outcomes):
             failed = next(o for o in self.outcomes if o.status == "Failed")
             self.failure = ChunkFailed(f"{failed.step.label} failed: {failed.error}", order=failed.step.order)
@@ -132,7 +136,9 @@ class RunExecutor:
         if tracing:
             await start_trace_chunk(runtime.browser, step.title)
         try:
-            result: ChunkResult = await _chunk_task(step)(step, quote(runtime))
+            # Both arguments are quoted: Prefect would otherwise walk them for upstream results on
+            # every call, and they hold none.
+            result: ChunkResult = await _chunk_task(step)(quote(step), quote(runtime))
         except ExecutionError as error:  # the task recorded the failure in the store already
             outcome.status = "Failed"
             outcome.attempts = runtime.attempts.get(step.order, 0)
@@ -156,14 +162,28 @@ class RunExecutor:
                 page = await runtime.browser.page()
                 shot = runtime.artifacts_dir / f"chunk-{step.order:02d}-end.png"
                 outcome.screenshot = str(await screenshot_page(page, shot, runtime.sensitive_locators))
-            await save_session(
+            await self._save_session_soon(step)
+
+    async def _save_session_soon(self, step: ChunkStep) -> None:
+        """Save the session after this chunk while the next one starts (one save in flight at a time)."""
+        if self._saving is not None:
+            await self._saving
+        runtime = self.runtime
+        self._saving = asyncio.get_running_loop().create_task(
+            save_session(
                 runtime.browser,
                 self.settings.runs_dir(),
                 runtime.flow_run_id,
                 step.order,
-                runtime.templates.vars,
+                dict(runtime.templates.vars),
                 runtime.masker,
             )
+        )
+
+    async def flush_sessions(self) -> None:
+        if self._saving is not None:
+            saving, self._saving = self._saving, None
+            await saving
 
     def _abort(self, step: ChunkStep) -> None:
         self.aborted = True

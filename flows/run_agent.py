@@ -26,6 +26,7 @@ from prefect.states import Cancelled
 from agents_store.models import Agent
 from agents_store.settings import get_settings
 from agents_store.store import RunRecord, RunStatus
+from flows._prefect import run_client
 from flows._store import flow_store
 from flows.evidence import publish_run_artifacts
 from flows.executor import RunExecutor
@@ -219,11 +220,10 @@ async def resolve_plan_secrets(plan: RunPlan, *, use_prefect_blocks: bool = True
 
 async def _label_flow_run(flow_run_id: uuid.UUID, agent: Agent, plan: RunPlan) -> None:
     """Name the flow run after the agent and tag it ``agent:<id>``, so Prefect's UI finds it."""
-    from prefect import get_client
     from prefect.runtime import flow_run
 
     tags = sorted({*flow_run.get_tags(), f"agent:{agent.id}", f"mode:{plan.mode}"})
-    async with get_client() as client:
+    async with run_client() as client:
         await client.update_flow_run(flow_run_id, name=f"{agent.name} · {plan.mode}", tags=tags)
 
 

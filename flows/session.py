@@ -50,10 +50,16 @@ async def save_session(
     masker: SecretMasker,
 ) -> Path | None:
     """Write the session as it is after chunk ``after_order`` (nothing when no browser ran yet)."""
+    from playwright.async_api import Error as PlaywrightError
+
     if not browser.started or browser.context is None:
         return None
-    page = await browser.page()
-    state = await browser.context.storage_state()
+    try:
+        page = await browser.page()
+        state = await browser.context.storage_state()
+    except PlaywrightError as e:  # the browser went away (the run is ending): nothing to keep
+        logger.debug("no session saved after chunk %s: %s", after_order, e)
+        return None
     path = session_file(runs_dir, run_id, after_order)
     payload = {"storage_state": state, "url": page.url, "vars": masker.mask_data(vars_)}
     path.parent.mkdir(parents=True, exist_ok=True)

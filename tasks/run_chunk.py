@@ -36,9 +36,18 @@ __all__ = ["run_chunk"]
 logger = logging.getLogger("agentctl.chunks")
 
 
+def _task_run_name() -> str:
+    """``NN · chunk name``: read from the (quoted) step parameter, so Prefect never walks the step."""
+    from prefect.runtime import task_run
+
+    step = task_run.parameters["step"]
+    step = step.unquote() if hasattr(step, "unquote") else step
+    return str(step.title)
+
+
 @task(
     name="run-chunk",
-    task_run_name="{step.title}",
+    task_run_name=_task_run_name,
     cache_policy=NO_CACHE,
     persist_result=False,
     log_prints=False,

@@ -154,7 +154,7 @@ def selectors_of(selector: str | Sequence[str]) -> list[str]:
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: str
     """Each action class narrows this to its own literal: the union's discriminator."""
@@ -269,7 +269,9 @@ class HttpAction(_Action):
     documents always say ``json``.
     """
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, serialize_by_alias=True, defer_build=True
+    )
 
     type: Literal["http"]
     method: HttpMethod = "POST"
@@ -353,7 +355,7 @@ ACTION_TYPES: tuple[str, ...] = (
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class AgentSettings(_Model):

@@ -143,8 +143,19 @@ class SqlAgentStore(AgentStore):
             with conn.begin():
                 yield conn
 
+    def _applied_versions(self) -> set[str] | None:
+        """The applied migrations, read without taking a lock; None when there is no table yet."""
+        with self._read() as conn:
+            if not sa.inspect(conn).has_table(_MIGRATIONS_TABLE):
+                return None
+            rows = conn.exec_driver_sql(f"SELECT version FROM {_MIGRATIONS_TABLE}")  # noqa: S608 - a constant
+            return {row[0] for row in rows}
+
     def _migrate(self) -> None:
         known = migrations_for(self.migrations_folder)
+        already = self._applied_versions()
+        if already is not None and already == {m.version for m in known}:
+            return  # up to date: the common case costs one read, no write lock
         with self._write() as conn:
             self._lock_for_migration(conn)
             self._create_migrations_table(conn)

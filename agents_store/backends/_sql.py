@@ -257,13 +257,16 @@ class SqlAgentStore(AgentStore):
     def _insert_chunks(self, conn: Connection, agent: Agent, now: datetime) -> None:
         if not agent.chunks:
             return
+        # RETURNING makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues"):
+        # one statement per batch instead of one per chunk, so one round trip and one run of
+        # PostgreSQL's per-statement status trigger.
         conn.execute(
-            sa.insert(chunks),
+            sa.insert(chunks).returning(chunks.c.id),
             [
                 {**chunk_columns(c), "agent_id": agent.id, "created_at": now, "updated_at": now}
                 for c in agent.chunks
             ],
-        )
+        ).all()
 
     def _snapshot(
         self, conn: Connection, agent: Agent, version: int, author: str | None, now: datetime
@@ -272,7 +275,7 @@ class SqlAgentStore(AgentStore):
             sa.insert(agent_versions).values(
                 agent_id=agent.id,
                 version=version,
-                snapshot=definition_to_dict(agent.definition()),
+                snapshot=definition_to_dict(agent),  # an Agent is a definition: no copy to build
                 author=author,
                 created_at=now,
             )
@@ -299,10 +302,12 @@ class SqlAgentStore(AgentStore):
         if query.status is not None:
             conditions.append(agents.c.status == query.status.value)
         if query.text:
+            # ILIKE (lower() LIKE lower() on SQLite): on PostgreSQL it uses the trigram indexes.
+            pattern = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conditions.append(
                 sa.or_(
-                    agents.c.name.icontains(query.text, autoescape=True),
-                    agents.c.description.icontains(query.text, autoescape=True),
+                    agents.c.name.ilike(pattern, escape="\\"),
+                    agents.c.description.ilike(pattern, escape="\\"),
                 )
             )
         sort_column: sa.ColumnElement[Any] = agents.c[query.sort]

@@ -29,7 +29,7 @@ def test_refuses_a_network_address_without_a_sign_in(tmp_path: Path) -> None:
     }
     env["AGENTCTL_HOME"] = str(tmp_path / "home")
     result = subprocess.run(
-        [*AGENTCTL, "dashboard", "--host", "0.0.0.0"], env=env, capture_output=True, text=True
+        [*AGENTCTL, "dashboard", "--host", "0.0.0.0"], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 1
     assert result.stderr.startswith(

@@ -105,10 +105,12 @@ def edit_chunk(
     old = agent.chunks[index]
     doc = definition_to_dict(agent.definition())
     chunk_doc = doc["chunks"][index]
+    label = old.label
     if rename:
         chunk_doc["name"] = (name or "").strip() or None
+        label = old.model_copy(update={"name": chunk_doc["name"]}).label  # errors name it as edited
     if actions_yaml is not None:
-        chunk_doc["actions"] = _actions(actions_yaml, old.label)
+        chunk_doc["actions"] = _actions(actions_yaml, label)
     definition = parse_definition(doc).chunks[index]
     actions_changed = [a.model_dump() for a in old.actions] != [a.model_dump() for a in definition.actions]
     update: dict[str, Any] = {"name": definition.name, "actions": definition.actions}

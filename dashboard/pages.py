@@ -49,12 +49,13 @@ def agent_list(
     ctx: Ctx,
     user: User,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    status: AgentStatus | None = None,
+    status: AgentStatus | Literal[""] = "",  # "": any status, the filter form's default
     sort: SortKey = "updated_at",
-    order: Literal["asc", "desc"] | None = None,
+    order: Literal["asc", "desc", ""] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    query = agent_query(user.user_id, q, status, sort, order, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    wanted = status or None
+    query = agent_query(user.user_id, q, wanted, sort, order or None, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     result = ctx.store.list_agents(query)
     pages = max(1, -(-result.total // PAGE_SIZE))
     return _page(
@@ -64,7 +65,7 @@ def agent_list(
         "list.html",
         result=result,
         q=q or "",
-        status=status.value if status else "",
+        status=wanted.value if wanted else "",
         sort=sort,
         descending=query.descending,
         page=page,

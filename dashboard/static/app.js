@@ -180,7 +180,10 @@ function approvalBox(run) {
   form.append(buttons, el("div", { className: "form-error" }));
   const box = el("section", { className: "approval" }, [
     el("h2", { textContent: title }),
-    el("ol", {}, a.lines.map((line) => el("li", { textContent: line.replace(/^\d+\.\s*/, "") }))),
+    el("ol", {}, a.lines.map((line) => {
+      const [kind, ...rest] = line.replace(/^\d+\.\s*/, "").split(" ");
+      return el("li", {}, [el("span", { className: "action-type", textContent: kind }), ` ${rest.join(" ")}`]);
+    })),
     form,
   ]);
   box.dataset.testid = "approval";
@@ -247,6 +250,26 @@ async function followRun(root) {
   }
 }
 
+// The pending approvals page: reload when the set of questions changes (answered here or elsewhere).
+async function followPending(root) {
+  const shown = () => [...root.querySelectorAll(".approval")].map((box) => `${box.dataset.runId}/${box.dataset.key}`);
+  const before = shown().sort().join(" ");
+  while (true) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    try {
+      const runs = await api("GET", "/api/approvals");
+      const now = runs.map((run) => `${run.flow_run_id}/${run.awaiting.key}`).sort().join(" ");
+      if (now !== before) {
+        window.location.reload();
+        return;
+      }
+    } catch (failure) {
+      // keep the page as it is; the next poll tries again
+    }
+  }
+}
+
 window.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-live-run]").forEach((root) => followRun(root));
+  document.querySelectorAll("[data-pending-page]").forEach((root) => followPending(root));
 });

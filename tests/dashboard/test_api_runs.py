@@ -128,14 +128,21 @@ async def test_bad_run_requests_are_refused_before_anything_starts(
 
 
 async def test_verification_mode_waits_for_approvals(
-    api: httpx.AsyncClient, quick_agent: Callable[..., Agent], store: AgentStore
+    api: httpx.AsyncClient,
+    quick_agent: Callable[..., Agent],
+    store: AgentStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("AGENTCTL_SECRET_HOOK_TOKEN", "s3cr3t-hook-token")
+    hook = {
+        "type": "http",
+        "method": "GET",
+        "url": "http://127.0.0.1:9/{{ params.path }}",
+        "headers": {"Authorization": "Bearer {{ secrets.HOOK_TOKEN }}"},
+    }
     agent = quick_agent(
         [
-            {
-                "name": "Call the hook",
-                "actions": [{"type": "http", "method": "GET", "url": "http://127.0.0.1:9/{{ params.path }}"}],
-            },
+            {"name": "Call the hook", "actions": [hook]},
             {"name": "Wait", "actions": [{"type": "sleep", "seconds": 0}]},
         ],
         params={"path": "hook"},
@@ -151,7 +158,12 @@ async def test_verification_mode_waits_for_approvals(
     first = await until("the approval of chunk 1", lambda: pending_at(1))
     assert first["flow_run_id"] == run_id
     assert first["awaiting"]["decisions"] == ["approve", "skip", "abort"]
-    assert first["awaiting"]["lines"] == ['1. http GET method="GET", url="http://127.0.0.1:9/hook"']
+    assert first["awaiting"]["lines"] == [
+        '1. http GET method="GET", url="http://127.0.0.1:9/hook", headers={"Authorization": "Bearer ***"}'
+    ]
+    page = await api.get("/approvals")
+    assert "Bearer ***" in page.text
+    assert "s3cr3t" not in page.text + (await api.get("/api/approvals")).text
     assert (await api.get(f"/api/runs/{run_id}")).json()["chunks"][0]["status"] == "Awaiting Approval"
     wrong = error_of(await api.post(f"/api/runs/{run_id}/decision", json={"decision": "continue"}), 422)
     assert wrong["field"] == "decision"

@@ -39,13 +39,15 @@ class Dashboard:
         return self.settings.runs_dir()
 
 
-def _dashboard(request: Request) -> Dashboard:
+async def _dashboard(request: Request) -> Dashboard:
+    # async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request.
     dashboard: Dashboard = request.app.state.dashboard
     return dashboard
 
 
 async def _user(request: Request) -> Principal:
-    return _dashboard(request).auth.authenticate(request)
+    dashboard: Dashboard = request.app.state.dashboard
+    return dashboard.auth.authenticate(request)
 
 
 Ctx = Annotated[Dashboard, Depends(_dashboard)]

@@ -172,3 +172,9 @@ async def test_versions_diff_and_revert(api: httpx.AsyncClient, local_agent: Mak
         await api.post(f"/api/agents/{agent.id}/revert", json={"version": 4, "to_version": 40}), 404
     )
     assert missing["code"] == "not_found"
+
+    page = await api.get(f"/agents/{agent.id}/versions", params={"from": 1, "to": 3})
+    assert page.status_code == 200
+    assert "Version 1 → version 3" in page.text
+    assert "(was “Step 1”)" in page.text
+    assert "<span class=\"add\">+ {type: click, selector: &#39;#go&#39;}</span>" in page.text

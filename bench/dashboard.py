@@ -47,6 +47,16 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux), to say what each request costs the server."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -126,11 +136,13 @@ async def drive(base: str, clients: int, seconds: float, warmup: float) -> dict[
 
     latencies: dict[str, list[float]] = {name: [] for name, _ in QUERIES}
     errors: list[str] = []
+    sent = 0
     started = time.perf_counter()
     measure_from = started + warmup
     stop = measure_from + seconds
 
     async def loop(seed: int) -> None:
+        nonlocal sent
         rng = random.Random(seed)
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
@@ -144,13 +156,14 @@ async def drive(base: str, clients: int, seconds: float, warmup: float) -> dict[
                     ok, answer = False, None
                     errors.append(f"{name}: {type(e).__name__}")
                 elapsed = time.perf_counter() - begin
+                sent += 1
                 if now >= measure_from:
                     latencies[name].append(elapsed)
                     if not ok and answer is not None:
                         errors.append(f"{name}: HTTP {answer.status_code}")
 
     await asyncio.gather(*(loop(n) for n in range(clients)))
-    return {"latencies": latencies, "errors": errors, "seconds": seconds}
+    return {"latencies": latencies, "errors": errors, "seconds": seconds, "sent": sent}
 
 
 def main() -> None:
@@ -181,7 +194,13 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         asyncio.run(wait_until_up(base))
         before = os.getloadavg()[0]
+        cpu = (_cpu_seconds(server.pid), time.process_time())
         result = asyncio.run(drive(base, args.clients, args.seconds, args.warmup))
+        server_cpu = _cpu_seconds(server.pid)
+        spent = (
+            server_cpu - cpu[0] if server_cpu is not None and cpu[0] is not None else None,
+            time.process_time() - cpu[1],
+        )
         load = (before, os.getloadavg()[0])
     finally:
         if server is not None:
@@ -192,6 +211,7 @@ def main() -> None:
 
     every = [v for values in result["latencies"].values() for v in values]
     total = len(every)
+    sent = result["sent"]  # the warm-up's requests cost CPU too
     rows = []
     for query, values in result["latencies"].items():
         if values:
@@ -211,6 +231,8 @@ def main() -> None:
         "p95_ms": round(_percentile(every, 0.95) * 1000, 2),
         "p99_ms": round(_percentile(every, 0.99) * 1000, 2),
         "errors": len(result["errors"]),
+        "server_cpu_ms_per_request": round(spent[0] / sent * 1000, 2) if spent[0] is not None else None,
+        "client_cpu_ms_per_request": round(spent[1] / sent * 1000, 2),
     }
     rows.append(
         ["all", total, f"{summary['p50_ms']:.1f}", f"{summary['p95_ms']:.1f}", f"{summary['p99_ms']:.1f}"]
@@ -222,7 +244,12 @@ def main() -> None:
     print(
         f"\n{summary['requests_per_second']} requests/s, p50 {summary['p50_ms']} ms, "
         f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, errors {summary['errors']}"
-        f"   (target: p95 < 100 ms, no errors; load average {load[0]:.1f} → {load[1]:.1f})"
+        f"   (target: p95 < 100 ms, no errors)"
+    )
+    print(
+        f"CPU per request: server {summary['server_cpu_ms_per_request']} ms, "
+        f"clients {summary['client_cpu_ms_per_request']} ms; load average {load[0]:.1f} → {load[1]:.1f} "
+        f"on {os.cpu_count()} CPUs"
     )
     if result["errors"]:
         print("first errors:", ", ".join(result["errors"][:5]))

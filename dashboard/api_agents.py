@@ -32,7 +32,7 @@ def agent_query(
     offset: int,
 ) -> AgentQuery:
     """The list query; newest first for times and A→Z otherwise unless ``order`` says."""
-    descending = order == "desc" if order else sort in ("created_at", "updated_at")
+    descending = order == "desc" if order else sort in ("created_at", "updated_at", "last_run_at")
     return AgentQuery(
         text=q or None,
         status=status_,

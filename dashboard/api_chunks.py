@@ -48,5 +48,6 @@ def edit(ctx: Ctx, user: User, agent_id: uuid.UUID, chunk_id: uuid.UUID, body: C
             actions_yaml=body.actions_yaml,
             needs_review=body.needs_review,
         )
-    ctx.store.save(edited, expected_version=body.version, author=user.name)
+    if edited != agent:  # saving the form unchanged makes no version
+        ctx.store.save(edited, expected_version=body.version, author=user.name)
     return agent_detail(ctx, agent_id, user.user_id)

@@ -36,6 +36,9 @@ async def test_rename_keeps_the_chunk_and_its_run_state(
         2,
     )
     assert store.get(agent.id).chunks[1].name == "Sign in"
+    same = {"version": 2, "name": "Sign in", "actions_yaml": renamed["actions_yaml"], "needs_review": False}
+    unchanged = await api.patch(f"/api/agents/{agent.id}/chunks/{chunk.id}", json=same)
+    assert unchanged.json()["version"] == 2  # the editor saved as it was: no new version
 
 
 async def test_edit_actions_as_yaml_with_errors_that_name_the_place(
@@ -177,4 +180,4 @@ async def test_versions_diff_and_revert(api: httpx.AsyncClient, local_agent: Mak
     assert page.status_code == 200
     assert "Version 1 → version 3" in page.text
     assert "(was “Step 1”)" in page.text
-    assert "<span class=\"add\">+ {type: click, selector: &#39;#go&#39;}</span>" in page.text
+    assert '<span class="add">+ {type: click, selector: &#39;#go&#39;}</span>' in page.text

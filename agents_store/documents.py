@@ -26,6 +26,7 @@ __all__ = [
     "format_validation_error",
     "load_definition",
     "parse_definition",
+    "parse_document_text",
 ]
 
 DocumentFormat = Literal["yaml", "json"]
@@ -55,6 +56,17 @@ def load_definition(source: bytes | str) -> AgentDefinition:
     else:
         text = source
     return parse_definition(_parse_text(text))
+
+
+def parse_document_text(text: str) -> Any:
+    """YAML or JSON text as plain data, before any format check (a part of a document, e.g. a
+    chunk's actions edited on their own).
+
+    Raises:
+        InvalidAgent: the text is not YAML/JSON, or a mapping repeats a key; the message names
+            line and column.
+    """
+    return _parse_text(text)
 
 
 def _parse_text(text: str) -> Any:

@@ -43,7 +43,8 @@ __all__ = [
     "VersionInfo",
 ]
 
-SortKey = Literal["name", "created_at", "updated_at", "status"]
+SortKey = Literal["name", "description", "created_at", "updated_at", "status", "last_run_at"]
+"""What a list can be sorted by; agents with no description or no run yet come last either way."""
 
 
 class _Unset(Enum):

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from cli._context import err_console
+from flows.prefect_ui import embedded_mode, flow_run_url
 
 __all__ = ["embedded_mode", "flow_run_url", "note_prefect_mode", "quiet_prefect_console"]
 
 _noted = False
-
-
-def embedded_mode() -> bool:
-    """True without ``PREFECT_API_URL``: Prefect then starts a temporary server in this process."""
-    from prefect.settings import get_current_settings
-
-    return not get_current_settings().api.url and not os.environ.get("PREFECT_API_URL")
 
 
 def note_prefect_mode() -> None:
@@ -35,16 +27,6 @@ def note_prefect_mode() -> None:
             markup=False,
             style="dim",
         )
-
-
-def flow_run_url(flow_run_id: uuid.UUID | str) -> str | None:
-    """The flow run's page in the Prefect UI, when a UI outlives this command."""
-    if embedded_mode():
-        return None
-    from prefect.settings import get_current_settings
-
-    ui = get_current_settings().ui_url
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if ui else None
 
 
 @contextmanager

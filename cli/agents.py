@@ -76,7 +76,8 @@ def _read_source(source: str) -> bytes:
 def list_agents(
     ctx: typer.Context,
     sort: Annotated[
-        str, typer.Option("--sort", help="name, created_at, updated_at or status.")
+        str,
+        typer.Option("--sort", help="name, description, created_at, updated_at, status or last_run_at."),
     ] = "updated_at",
     desc: Annotated[
         bool | None,

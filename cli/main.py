@@ -16,7 +16,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import typer
 
-from cli import agents, approvals, deployments, github, runs, versions
+from cli import agents, approvals, dashboard, deployments, github, runs, versions
 from cli._context import CliState, err_console
 from cli.demo import command as demo_command
 
@@ -56,6 +56,7 @@ approvals.register(app)
 deployments.register(app)
 demo_command.register(app)
 github.register(app)
+dashboard.register(app)
 
 
 def main() -> None:

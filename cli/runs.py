@@ -16,7 +16,7 @@ from cli._render import STATUS_STYLE, print_json, time_text
 if TYPE_CHECKING:
     from agents_store.store import RunRecord
 
-__all__ = ["parse_params", "register"]
+__all__ = ["parse_params", "register", "use_store_of"]
 
 AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="Agent id, unique id prefix, or name.")]
 
@@ -82,7 +82,7 @@ def run_agent_command(
         session_from=session_from,
     )
     agent, plan = prepared.agent, prepared.plan
-    _use_store_of(state)
+    use_store_of(state)
     reconcile_now(state)
     from cli._live import LiveRun, run_with_progress
     from cli._prefect import flow_run_url, note_prefect_mode
@@ -108,7 +108,7 @@ def run_agent_command(
         raise typer.Exit(1)
 
 
-def _use_store_of(state: CliState) -> None:
+def use_store_of(state: CliState) -> None:
     """The flow opens the store from settings: make it the one this command was pointed at."""
     import os
 

@@ -314,6 +314,8 @@ class SqlAgentStore(AgentStore):
         if query.sort == "name":
             sort_column = sa.func.lower(sort_column)  # people sort names without regard to case
         order = sort_column.desc() if query.descending else sort_column.asc()
+        if query.sort in ("description", "last_run_at"):  # nullable: "none" last, on every backend
+            order = order.nulls_last()
         tiebreak = agents.c.id.desc() if query.descending else agents.c.id.asc()
         chunk_count = (
             sa.select(sa.func.count())

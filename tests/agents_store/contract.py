@@ -204,6 +204,20 @@ class StoreContract:
         by_status = store.list_agents(AgentQuery(sort="status", descending=False)).items
         assert [a.status for a in by_status] == sorted(a.status.value for a in by_status)
         assert alpha in [a.id for a in by_status]
+        assert names(sort="description", descending=False) == ["Bravo", "Charlie", "alpha"]
+        assert names(sort="description", descending=True) == ["Charlie", "Bravo", "alpha"]
+        store.record_run(
+            RunRecord(
+                flow_run_id=uuid.uuid4(),
+                agent_id=alpha,
+                agent_version=1,
+                mode="automatic",
+                status=RunStatus.COMPLETED,
+                started_at=datetime.now(UTC),
+            )
+        )
+        assert names(sort="last_run_at", descending=True)[0] == "alpha"
+        assert names(sort="last_run_at", descending=False)[0] == "alpha"  # never-run agents last
 
     def test_list_filters_and_pages(self, store: AgentStore) -> None:
         self._three(store)

@@ -1,0 +1,275 @@
+"""The dashboard's agent list API under load: 20 concurrent clients for 20 s against 10,000 agents.
+
+A throw-away PostgreSQL database gets 10,000 agents of one user (2 chunks each, a fifth of them with
+a failed or completed chunk so status filters have something to find). The dashboard runs with
+uvicorn on 127.0.0.1 in its own process, in token mode (every request authenticated). Each client
+is an ``httpx.AsyncClient`` loop asking for list pages the way people browse them: the first page
+in each sort order, a status filter, a text search, and now and then a deep page. Prints requests/s
+and latency percentiles; writes ``bench/results/dashboard.json``. Target: p95 under 100 ms, no errors.
+
+    uv run python -m bench.dashboard [--agents 10000] [--clients 20] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+PG_ADMIN_URL = os.environ.get("AGENTCTL_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TOKEN = "bench-dashboard-token"  # noqa: S105 - a throw-away token for a loopback server
+WORDS = ["invoice", "payroll", "lead", "ticket", "order", "refund", "report", "sync", "backup", "review"]
+QUERIES: list[tuple[str, dict[str, Any]]] = [
+    ("newest first", {}),
+    ("by name", {"sort": "name", "order": "asc"}),
+    ("by status", {"sort": "status"}),
+    ("by last run", {"sort": "last_run_at"}),
+    ("failed only", {"status": "Failed"}),
+    ("search", {"q": "payroll"}),
+    ("page 2", {"offset": 50}),
+    ("deep page", {"sort": "name", "order": "asc", "offset": 9000}),
+]
+WEIGHTS = [30, 15, 10, 5, 10, 15, 10, 5]
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux), to say what each request costs the server."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_agents(url: str, count: int) -> uuid.UUID:
+    """``count`` agents of one new user, created through the store as the dashboard would."""
+    import psycopg
+
+    from agents_store.backends import open_store
+    from agents_store.documents import parse_definition
+    from agents_store.models import ChunkStatus
+    from agents_store.store import AgentStore
+
+    user = uuid.uuid4()
+    rng = random.Random(7)
+    store: AgentStore = open_store(url)
+    store.ensure_user(user, "bench")
+
+    def one(n: int) -> None:
+        words = rng.sample(WORDS, 2)
+        doc = {
+            "name": f"{words[0].title()} {words[1]} #{n:05d}",
+            "description": f"Handles the {words[0]} and {words[1]} steps of team {n % 37}",
+            "loom_url": "https://www.loom.com/share/00000000000000000000000000000bec",
+            "chunks": [
+                {"name": "Open", "actions": [{"type": "goto", "url": "https://example.test/"}]},
+                {"name": "Submit", "actions": [{"type": "click", "selector": "#submit"}]},
+            ],
+        }
+        agent = store.create(parse_definition(doc), user_id=user)
+        if n % 5 == 0:
+            status = ChunkStatus.FAILED if n % 10 == 0 else ChunkStatus.COMPLETED
+            store.update_chunk_status(agent.chunks[0].id, status)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, range(count)))
+    store.close()
+    # What autovacuum does within a minute of a bulk load: statistics for the planner, and the
+    # visibility map that lets counts read the index alone.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return user
+
+
+def serve(url: str, port: int, user: uuid.UUID) -> subprocess.Popen[bytes]:
+    """``agentctl dashboard`` as a user would start it, in its own process."""
+    env = {
+        **os.environ,
+        "AGENTCTL_DATABASE_URL": url,
+        "AGENTCTL_DASHBOARD_TOKEN": TOKEN,
+        "AGENTCTL_USER_ID": str(user),
+        "AGENTCTL_HOME": tempfile.mkdtemp(prefix="bench-dashboard-"),
+    }
+    command = [sys.executable, "-c", "from cli.main import main; main()", "dashboard", "--port", str(port)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+async def wait_until_up(base: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base) as client:
+        for _ in range(300):
+            try:
+                answer = await client.get("/api/agents", headers={"Authorization": f"Bearer {TOKEN}"})
+                if answer.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("the dashboard did not start")
+
+
+async def drive(base: str, clients: int, seconds: float, warmup: float) -> dict[str, Any]:
+    import httpx
+
+    latencies: dict[str, list[float]] = {name: [] for name, _ in QUERIES}
+    errors: list[str] = []
+    sent = 0
+    started = time.perf_counter()
+    measure_from = started + warmup
+    stop = measure_from + seconds
+
+    async def loop(seed: int) -> None:
+        nonlocal sent
+        rng = random.Random(seed)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as client:
+            while (now := time.perf_counter()) < stop:
+                name, params = rng.choices(QUERIES, WEIGHTS)[0]
+                begin = time.perf_counter()
+                try:
+                    answer = await client.get("/api/agents", params=params)
+                    ok = answer.status_code == 200 and "items" in answer.json()
+                except httpx.HTTPError as e:
+                    ok, answer = False, None
+                    errors.append(f"{name}: {type(e).__name__}")
+                elapsed = time.perf_counter() - begin
+                sent += 1
+                if now >= measure_from:
+                    latencies[name].append(elapsed)
+                    if not ok and answer is not None:
+                        errors.append(f"{name}: HTTP {answer.status_code}")
+
+    await asyncio.gather(*(loop(n) for n in range(clients)))
+    return {"latencies": latencies, "errors": errors, "seconds": seconds, "sent": sent}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    args = parser.parse_args()
+
+    import psycopg
+
+    from bench._common import print_table, write_results
+
+    name = f"agentctl_bench_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect(PG_ADMIN_URL, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        loading = time.perf_counter()
+        user = load_agents(url, args.agents)
+        print(f"loaded {args.agents:,} agents into {name} in {time.perf_counter() - loading:.1f} s")
+        port = _free_port()
+        server = serve(url, port, user)
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(wait_until_up(base))
+        before = os.getloadavg()[0]
+        cpu = (_cpu_seconds(server.pid), time.process_time())
+        result = asyncio.run(drive(base, args.clients, args.seconds, args.warmup))
+        server_cpu = _cpu_seconds(server.pid)
+        spent = (
+            server_cpu - cpu[0] if server_cpu is not None and cpu[0] is not None else None,
+            time.process_time() - cpu[1],
+        )
+        load = (before, os.getloadavg()[0])
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=15)
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    every = [v for values in result["latencies"].values() for v in values]
+    total = len(every)
+    sent = result["sent"]  # the warm-up's requests cost CPU too
+    rows = []
+    for query, values in result["latencies"].items():
+        if values:
+            rows.append(
+                [
+                    query,
+                    len(values),
+                    f"{statistics.median(values) * 1000:.1f}",
+                    f"{_percentile(values, 0.95) * 1000:.1f}",
+                    f"{_percentile(values, 0.99) * 1000:.1f}",
+                ]
+            )
+    summary = {
+        "requests": total,
+        "requests_per_second": round(total / args.seconds, 1),
+        "p50_ms": round(statistics.median(every) * 1000, 2),
+        "p95_ms": round(_percentile(every, 0.95) * 1000, 2),
+        "p99_ms": round(_percentile(every, 0.99) * 1000, 2),
+        "errors": len(result["errors"]),
+        "server_cpu_ms_per_request": round(spent[0] / sent * 1000, 2) if spent[0] is not None else None,
+        "client_cpu_ms_per_request": round(spent[1] / sent * 1000, 2),
+    }
+    rows.append(
+        ["all", total, f"{summary['p50_ms']:.1f}", f"{summary['p95_ms']:.1f}", f"{summary['p99_ms']:.1f}"]
+    )
+    title = (
+        f"GET /api/agents — {args.clients} clients, {args.seconds:.0f} s, {args.agents:,} agents (PostgreSQL)"
+    )
+    print_table(title, ["query", "requests", "p50 ms", "p95 ms", "p99 ms"], rows)
+    print(
+        f"\n{summary['requests_per_second']} requests/s, p50 {summary['p50_ms']} ms, "
+        f"p95 {summary['p95_ms']} ms, p99 {summary['p99_ms']} ms, errors {summary['errors']}"
+        f"   (target: p95 < 100 ms, no errors)"
+    )
+    print(
+        f"CPU per request: server {summary['server_cpu_ms_per_request']} ms, "
+        f"clients {summary['client_cpu_ms_per_request']} ms; load average {load[0]:.1f} → {load[1]:.1f} "
+        f"on {os.cpu_count()} CPUs"
+    )
+    if result["errors"]:
+        print("first errors:", ", ".join(result["errors"][:5]))
+    path = write_results(
+        "dashboard",
+        {
+            "agents": args.agents,
+            "clients": args.clients,
+            "seconds": args.seconds,
+            **summary,
+            "load_average_before_after": [round(v, 2) for v in load],
+            "note": "load average: this machine's 2 cores are shared with other work while the bench runs",
+            "per_query": {
+                r[0]: {"requests": r[1], "p50_ms": float(r[2]), "p95_ms": float(r[3]), "p99_ms": float(r[4])}
+                for r in rows[:-1]
+            },
+        },
+    )
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()

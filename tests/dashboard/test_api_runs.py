@@ -1,0 +1,271 @@
+"""Runs from the API: start one (the real flow, in the app's event loop), follow it, answer its pauses,
+and fetch its evidence files — with bad requests refused before anything starts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agents_store.models import Agent, ChunkStatus
+from agents_store.settings import get_settings
+from agents_store.store import AgentStore, RunRecord, RunStatus
+from tests.dashboard.test_api_agents import error_of
+
+MakeAgent = Callable[..., Agent]
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def quick_chunks(n: int, seconds: float = 0.1) -> list[dict[str, Any]]:
+    """Chunks that need no browser: each waits a moment."""
+    return [
+        {"name": f"Wait {i}", "actions": [{"type": "sleep", "seconds": seconds}]} for i in range(1, n + 1)
+    ]
+
+
+@pytest.fixture
+def quick_agent(local_agent: MakeAgent, store: AgentStore) -> Callable[..., Agent]:
+    from agents_store.documents import parse_definition
+    from tests.factories import LOOM
+
+    def make(chunks: list[dict[str, Any]], **extra: Any) -> Agent:
+        doc = {"name": extra.pop("name", "Quick"), "loom_url": LOOM, "chunks": chunks, **extra}
+        doc.setdefault("settings", {"retries": 0, "retry_delay_seconds": 0})
+        return store.create(parse_definition(doc))
+
+    return make
+
+
+async def until(what: str, check: Callable[[], Awaitable[Any]], within: float = 60) -> Any:
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def test_run_all_chunks_and_follow_it(
+    api: httpx.AsyncClient, quick_agent: Callable[..., Agent]
+) -> None:
+    agent = quick_agent(quick_chunks(3, seconds=0.3))
+
+    started = await api.post(f"/api/agents/{agent.id}/runs", json={"mode": "automatic"})
+
+    assert started.status_code == 202, started.text
+    run_id = started.json()["flow_run_id"]
+    assert started.json()["url"] == f"/runs/{run_id}"
+    seen: set[str] = set()
+
+    async def finished() -> dict[str, Any] | None:
+        live = (await api.get(f"/api/runs/{run_id}")).json()
+        seen.update(c["status"] for c in live["chunks"])
+        return live if live["run"]["finished"] else None
+
+    live = await until("the run to finish", finished)
+    assert live["run"]["status"] == "Completed"
+    assert [c["status"] for c in live["chunks"]] == ["Completed"] * 3
+    assert "Running" in seen  # the chunk rows changed while the run went
+    runs = (await api.get(f"/api/agents/{agent.id}/runs")).json()
+    assert [r["flow_run_id"] for r in runs] == [run_id]
+    assert (await api.get("/api/runs")).json()[0]["flow_run_id"] == run_id
+
+    async def logged() -> list[dict[str, Any]] | None:
+        lines = list((await api.get(f"/api/runs/{run_id}/logs")).json()["lines"])
+        return lines if any("Finished in state Completed" in line["message"] for line in lines) else None
+
+    lines = await until("the run's last log line in Prefect", logged, within=20)
+    assert lines[0]["message"].startswith("Beginning flow run")
+    assert {line["level"] for line in lines} == {"INFO"}
+    later = (await api.get(f"/api/runs/{run_id}/logs", params={"after": len(lines)})).json()
+    assert later["next"] >= len(lines)
+    assert len(later["lines"]) == later["next"] - len(lines)
+
+
+async def test_bad_run_requests_are_refused_before_anything_starts(
+    api: httpx.AsyncClient,
+    quick_agent: Callable[..., Agent],
+    store: AgentStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    agent = quick_agent(quick_chunks(2), params={"who": "me"})
+    url = f"/api/agents/{agent.id}/runs"
+
+    assert error_of(await api.post(url, json={"chunks": [7]}), 422)["field"] == "chunks"
+    assert error_of(await api.post(url, json={"from_chunk": 3}), 422)["field"] == "from_chunk"
+    assert error_of(await api.post(url, json={"params": {"nope": "x"}}), 422)["field"] == "params"
+    assert error_of(await api.post(url, json={"mode": "turbo"}), 422)["field"] == "mode"
+    assert error_of(await api.post(url, json={"chunks": [0]}), 422)["field"] == "chunks.0"
+
+    secret = quick_agent(
+        [
+            {
+                "name": "Log in",
+                "actions": [{"type": "http", "url": "http://127.0.0.1:9/{{ secrets.NOPE_TOKEN }}"}],
+            }
+        ]
+    )
+    unset = error_of(await api.post(f"/api/agents/{secret.id}/runs", json={}), 422)
+    assert "AGENTCTL_SECRET_NOPE_TOKEN" in str(unset["message"])
+
+    review = quick_agent(
+        [{"name": "Unsure", "status": "Needs Review", "actions": [{"type": "sleep", "seconds": 0}]}]
+    )
+    refused = error_of(await api.post(f"/api/agents/{review.id}/runs", json={}), 409)
+    assert refused["code"] == "run_refused"
+    assert "need review" in str(refused["message"])
+    assert store.list_runs() == []
+
+
+async def test_verification_mode_waits_for_approvals(
+    api: httpx.AsyncClient,
+    quick_agent: Callable[..., Agent],
+    store: AgentStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTCTL_SECRET_HOOK_TOKEN", "s3cr3t-hook-token")
+    hook = {
+        "type": "http",
+        "method": "GET",
+        "url": "http://127.0.0.1:9/{{ params.path }}",
+        "headers": {"Authorization": "Bearer {{ secrets.HOOK_TOKEN }}"},
+    }
+    agent = quick_agent(
+        [
+            {"name": "Call the hook", "actions": [hook]},
+            {"name": "Wait", "actions": [{"type": "sleep", "seconds": 0}]},
+        ],
+        params={"path": "hook"},
+    )
+    run_id = (await api.post(f"/api/agents/{agent.id}/runs", json={"mode": "verification"})).json()[
+        "flow_run_id"
+    ]
+
+    async def pending_at(order: int) -> dict[str, Any] | None:
+        runs = (await api.get("/api/approvals")).json()
+        return next((r for r in runs if r["awaiting"]["order"] == order), None)
+
+    first = await until("the approval of chunk 1", lambda: pending_at(1))
+    assert first["flow_run_id"] == run_id
+    assert first["awaiting"]["decisions"] == ["approve", "skip", "abort"]
+    assert first["awaiting"]["lines"] == [
+        '1. http GET method="GET", url="http://127.0.0.1:9/hook", headers={"Authorization": "Bearer ***"}'
+    ]
+    page = await api.get("/approvals")
+    assert "Bearer ***" in page.text
+    assert "s3cr3t" not in page.text + (await api.get("/api/approvals")).text
+    assert (await api.get(f"/api/runs/{run_id}")).json()["chunks"][0]["status"] == "Awaiting Approval"
+    wrong = error_of(await api.post(f"/api/runs/{run_id}/decision", json={"decision": "continue"}), 422)
+    assert wrong["field"] == "decision"
+    assert (
+        error_of(await api.post(f"/api/runs/{run_id}/decision", json={"decision": "maybe"}), 422)["field"]
+        == "decision"
+    )
+
+    skipped = await api.post(
+        f"/api/runs/{run_id}/decision", json={"decision": "skip", "note": "no hook today"}
+    )
+    assert skipped.status_code == 200, skipped.text
+    assert skipped.json()["chunk"] == first["awaiting"]["chunk"]
+    await until("the approval of chunk 2", lambda: pending_at(2))
+    assert (await api.post(f"/api/runs/{run_id}/decision", json={"decision": "approve"})).status_code == 200
+
+    async def done() -> dict[str, Any] | None:
+        live = (await api.get(f"/api/runs/{run_id}")).json()
+        return live if live["run"]["finished"] else None
+
+    live = await until("the run to finish", done)
+    assert [c["status"] for c in live["chunks"]] == ["Skipped", "Completed"]
+    assert [(n["order"], n["decision"]) for n in live["run"]["notes"]] == [(1, "skip"), (2, "approve")]
+    assert (await api.get("/api/approvals")).json() == []
+    late = error_of(await api.post(f"/api/runs/{run_id}/decision", json={"decision": "approve"}), 409)
+    assert late["code"] == "not_paused"
+
+
+@pytest.fixture
+def run_folder(store: AgentStore, local_agent: MakeAgent) -> tuple[Agent, uuid.UUID, Path]:
+    """A finished run of a failed chunk, with the files a run leaves: screenshot, trace, session."""
+    agent = local_agent()
+    run_id = uuid.uuid4()
+    store.record_run(
+        RunRecord(
+            flow_run_id=run_id,
+            agent_id=agent.id,
+            agent_version=1,
+            mode="debugging",
+            status=RunStatus.FAILED,
+            started_at=datetime.now(UTC),
+        )
+    )
+    folder = get_settings().runs_dir() / str(run_id)
+    folder.mkdir(parents=True)
+    shot = folder / "chunk-02-failed-attempt-1.png"
+    shot.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    (folder / "chunk-02-trace-1.zip").write_bytes(b"PK\x03\x04fake")
+    (folder / "session-after-01.json").write_text('{"storage_state": {"cookies": ["secret"]}}')
+    (folder.parent / "outside.png").write_bytes(b"\x89PNG from outside the run's folder")
+    os.symlink(folder.parent / "outside.png", folder / "link.png")
+    store.update_chunk_status(
+        agent.chunks[1].id,
+        ChunkStatus.FAILED,
+        attempts=1,
+        run_id=run_id,
+        error_details={
+            "type": "ElementNotFound",
+            "message": "no element matches '#pay'",
+            "screenshot": str(shot),
+            "flow_run_id": str(run_id),
+            "task_run_id": str(uuid.uuid4()),
+        },
+    )
+    return agent, run_id, folder
+
+
+async def test_a_failed_chunk_links_its_evidence(
+    api: httpx.AsyncClient, run_folder: tuple[Agent, uuid.UUID, Path]
+) -> None:
+    agent, run_id, _ = run_folder
+    chunk = (await api.get(f"/api/agents/{agent.id}")).json()["chunks"][1]
+
+    assert chunk["error_summary"] == "ElementNotFound: no element matches '#pay'"
+    assert chunk["screenshot"]["url"] == f"/api/runs/{run_id}/files/chunk-02-failed-attempt-1.png"
+    assert chunk["trace"]["url"] == f"/api/runs/{run_id}/files/chunk-02-trace-1.zip"
+    task_run_id = chunk["error_details"]["task_run_id"]
+    assert chunk["task_run"]["url"].endswith(f"/runs/task-run/{task_run_id}")
+    image = await api.get(chunk["screenshot"]["url"])
+    assert image.status_code == 200
+    assert image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG")
+    trace = await api.get(chunk["trace"]["url"])
+    assert trace.headers["content-disposition"].startswith("attachment")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "session-after-01.json",
+        "..%2Foutside.png",
+        "../outside.png",
+        "link.png",
+        "nothing.png",
+        "%2Fetc%2Fpasswd",
+    ],
+)
+async def test_files_only_evidence_only_from_the_run_folder(
+    api: httpx.AsyncClient, run_folder: tuple[Agent, uuid.UUID, Path], path: str
+) -> None:
+    _, run_id, _ = run_folder
+    answer = await api.get(f"/api/runs/{run_id}/files/{path}")
+    assert answer.status_code == 404
+    assert b"cookies" not in answer.content
+    assert b"PNG" not in answer.content

@@ -1,0 +1,235 @@
+"""The dashboard in a real Chromium, through the real uvicorn server on 127.0.0.1.
+
+The main path a person takes — list, filter, open, edit a chunk, save, run, watch the statuses
+change, approve in verification mode, see a failure's screenshot, export, delete — and sign-in,
+a new agent from a file, re-ordering, and a hostile name that must stay text. Screenshots of the
+list, detail and approval pages go to ``tests/artifacts/`` (not committed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents_store.documents import parse_definition
+from agents_store.models import Agent
+from agents_store.store import AgentStore
+from cli.background_server import serve_in_background
+from tests.dashboard.conftest import TOKEN, AppFactory, agent_yaml
+from tests.factories import LOOM
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+Page = Any  # playwright.async_api.Page
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    from tasks.browser.session import LAUNCH_ARGS
+
+    async with async_playwright() as playwright:
+        executable = None if chromium == "playwright" else chromium
+        launched = await playwright.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    opened = await context.new_page()
+    opened.set_default_timeout(30_000)
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=30_000)  # a run starts a browser of its own on a busy machine
+    yield opened
+    await context.close()
+
+
+@pytest.fixture
+def dashboard_url(make_app: AppFactory) -> Iterator[str]:
+    """The dashboard in local mode, served by uvicorn on 127.0.0.1."""
+    with serve_in_background(make_app()) as url:
+        yield url
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
+
+
+def sale_agent(store: AgentStore, base_url: str) -> Agent:
+    """Two chunks on the local test site: the first works, the second waits for an element never shown."""
+    doc = {
+        "name": "Record a sale",
+        "description": "Opens the sales page, presses Go and checks the total",
+        "loom_url": LOOM,
+        "params": {"base_url": base_url},
+        "settings": {"retries": 0, "retry_delay_seconds": 0, "action_timeout_ms": 3000},
+        "chunks": [
+            {
+                "name": "Open the sales page",
+                "start_time": "00:04",
+                "end_time": "00:19",
+                "actions": [
+                    {"type": "goto", "url": "{{ params.base_url }}/page/sales"},
+                    {"type": "click", "selector": "#real"},
+                    {"type": "expect_visible", "selector": "#clicked"},
+                ],
+            },
+            {
+                "name": "Check the result",
+                "start_time": "00:19",
+                "end_time": "00:31",
+                "actions": [{"type": "expect_visible", "selector": "#ok"}],
+            },
+        ],
+    }
+    return store.create(parse_definition(doc))
+
+
+async def download_text(download: Any) -> str:
+    path = await download.path()
+    return await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+
+
+async def status_of(page: Page, order: int) -> str:
+    text: str = await page.locator(f'tr[data-order="{order}"] [data-role="status"]').inner_text()
+    return text
+
+
+@pytest.mark.usefixtures("prefect_harness")
+async def test_the_main_path(
+    page: Page, dashboard_url: str, store: AgentStore, base_url: str, local_agent: Callable[..., Agent]
+) -> None:
+    from playwright.async_api import expect
+
+    for name in ("Sync CRM leads", "Weekly payroll export", "Onboard a new hire", "Reconcile payouts"):
+        local_agent(name)
+    agent = sale_agent(store, base_url)
+
+    # list → filter → open
+    await page.goto(dashboard_url)
+    await expect(page.locator("table.agents tbody tr")).to_have_count(5)
+    await shot(page, "list")
+    await page.get_by_placeholder("Search name or description").fill("sale")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.locator("table.agents tbody tr")).to_have_count(1)
+    await page.get_by_role("link", name="Record a sale").click()
+    await expect(page.get_by_test_id("agent-name")).to_have_text("Record a sale")
+    await expect(page.get_by_test_id("agent-version")).to_have_text("version 1")
+
+    # edit a chunk: an invalid action is shown inline, then a valid edit saves version 2
+    row = page.locator('tr[data-order="2"]')
+    await row.get_by_role("button", name="Edit").click()
+    editor = page.locator(f"#edit-{agent.chunks[1].id}")
+    await editor.get_by_label("Name").fill("Check the total")
+    await editor.get_by_label("Actions (YAML, one per line)").fill("- {type: expect_visible}\n")
+    await editor.get_by_role("button", name="Save chunk").click()
+    await expect(editor.locator('[data-error-for="actions_yaml"]')).to_have_text(
+        'chunk 2 "Check the total", action 1 (expect_visible): selector: field required'
+    )
+    await editor.get_by_label("Actions (YAML, one per line)").fill(
+        "- {type: expect_visible, selector: '#total', timeout_ms: 400}\n"
+    )
+    await editor.get_by_role("button", name="Save chunk").click()
+    await expect(page.get_by_test_id("agent-version")).to_have_text("version 2")
+    await expect(page.locator('tr[data-order="2"] [data-role="name"]')).to_have_text("Check the total")
+
+    # run in verification mode; the run page follows it live
+    await page.get_by_label("Mode").select_option("verification")
+    await page.get_by_role("button", name="▶ Run all chunks").click()
+    await page.wait_for_url("**/runs/*")
+    approval = page.get_by_test_id("approval")
+    await expect(approval).to_contain_text("Waiting for approval: 01 · Open the sales page")
+    await expect(approval).to_contain_text(f'goto url="{base_url}/page/sales"')
+    assert await status_of(page, 1) == "Awaiting Approval"
+    await approval.get_by_role("button", name="Approve").click()
+    await expect(page.locator('tr[data-order="1"] [data-role="status"]')).to_have_text("Completed")
+
+    # the pending approvals page lists the next one
+    await page.goto(f"{dashboard_url}/approvals")
+    pending = page.get_by_test_id("approval")
+    await expect(pending).to_contain_text("Waiting for approval: 02 · Check the total")
+    await expect(page.get_by_test_id("pending-count")).to_have_text("1")
+    await shot(page, "approvals")
+    await pending.get_by_placeholder("Note (optional)").fill("let it fail, to see the screenshot")
+    await pending.get_by_role("button", name="Approve").click()
+    await expect(page.get_by_test_id("no-pending")).to_be_visible()
+
+    # the failure: its row on the run page, then its screenshot on the agent's page
+    run_id = store.list_runs(agent.id)[0].flow_run_id
+    await page.goto(f"{dashboard_url}/runs/{run_id}")
+    await expect(page.locator('tr[data-order="2"] [data-role="status"]')).to_have_text("Failed")
+    await expect(page.locator('[data-role="run-status"] [data-role="status"]')).to_have_text("Failed")
+    await expect(page.get_by_test_id("logs")).to_contain_text("Finished in state Failed")
+    await shot(page, "run")
+    await page.get_by_role("link", name="Back to the agent").click()
+    image = page.get_by_test_id("failure-screenshot")
+    await expect(image).to_be_visible()
+    assert await image.evaluate("img => img.complete && img.naturalWidth > 100")
+    await expect(page.locator("tr.failure")).to_contain_text("AssertionFailed")
+    await shot(page, "detail")
+
+    # export: the YAML download is the agent file
+    async with page.expect_download() as download_info:
+        await page.get_by_test_id("download-yaml").click()
+    download = await download_info.value
+    assert download.suggested_filename == "record-a-sale.yaml"
+    text = await download_text(download)
+    assert "- name: Check the total\n" in text
+    assert text == await (await page.request.get(f"{dashboard_url}/api/agents/{agent.id}/document")).text()
+
+    # delete, after confirming
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Delete").click()
+    await page.wait_for_url(dashboard_url + "/")
+    await expect(page.locator("table.agents tbody tr")).to_have_count(4)
+    assert [a.name for a in store.list_agents().items if a.name == "Record a sale"] == []
+
+
+async def test_sign_in_new_agent_reorder_and_a_hostile_name(
+    page: Page, make_app: AppFactory, local_agent: Callable[..., Agent], tmp_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    local_agent("<script>alert(1)</script>")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    with serve_in_background(make_app(token=TOKEN)) as url:
+        await page.goto(url)
+        await page.wait_for_url("**/login?next=%2F")
+        await page.get_by_label("Dashboard token or access token").fill("wrong")
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("alert")).to_have_text("the token is not valid")
+        await page.get_by_label("Dashboard token or access token").fill(TOKEN)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("link", name="<script>alert(1)</script>")).to_be_visible()
+
+        await page.get_by_role("link", name="+ New agent").click()
+        document = tmp_path / "agent.yaml"
+        document.write_text(agent_yaml("From a file", chunks=3), encoding="utf-8")
+        await page.get_by_label("Agent file", exact=True).set_input_files(str(document))
+        await expect(page.get_by_label("Agent file (YAML or JSON)")).to_have_value(document.read_text())
+        await page.get_by_label("Loom video URL").fill("https://example.com/video")
+        await page.get_by_role("button", name="Create agent").click()
+        await expect(page.locator('[data-error-for="loom_url"]')).to_contain_text("not a Loom video URL")
+        await page.get_by_label("Loom video URL").fill("")
+        await page.get_by_role("button", name="Create agent").click()
+        await expect(page.get_by_test_id("agent-name")).to_have_text("From a file")
+
+        await page.locator('tr[data-order="3"]').get_by_role("button", name="Move Step 3 up").click()
+        await expect(page.get_by_test_id("agent-version")).to_have_text("version 2")
+        names = await page.locator('table.chunks [data-role="name"]').all_inner_texts()
+        assert names == ["Step 1", "Step 3", "Step 2"]
+
+        await page.get_by_role("button", name="Sign out").click()
+        await page.wait_for_url("**/login")
+    assert dialogs == []  # the hostile name never ran

@@ -39,7 +39,6 @@ def schedule_agent(
 ) -> None:
     """Run an agent on a cron schedule (saved in the store and put on its Prefect deployment)."""
     from agents_store.errors import ConfigError
-    from cli._prefect import note_prefect_mode
     from cli.runs import parse_params
     from deployments.operations import apply_schedule
     from deployments.schedules import make_schedule, next_runs
@@ -55,14 +54,14 @@ def schedule_agent(
         params = parse_params(param)
         schedule = make_schedule(agent.id, cron, timezone=timezone, mode=mode, params=params)
         compile_agent(agent, mode, Selection(), params, force=True)  # unknown params fail before saving
-    note_prefect_mode()
-    info = asyncio.run(apply_schedule(store, agent.id, schedule))
+    _, info = asyncio.run(apply_schedule(store, agent.id, schedule))
+    where = f"on {info.full_name}" if info else "saved (no Prefect server: `agentctl serve` runs it)"
     if schedule is None:
-        out_console.print(f"{agent.name}: schedule off ({info.full_name})", markup=False)
+        out_console.print(f"{agent.name}: schedule off ({where})", markup=False)
         return
     upcoming = asyncio.run(next_runs(schedule, 1))
     out_console.print(
-        f"{agent.name}: {schedule.cron} ({schedule.timezone}, {schedule.mode}) on {info.full_name}; "
+        f"{agent.name}: {schedule.cron} ({schedule.timezone}, {schedule.mode}) {where}; "
         f"next run {time_text(upcoming[0]) if upcoming else '-'}",
         markup=False,
     )

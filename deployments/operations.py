@@ -88,18 +88,29 @@ async def deploy_agents(
     return deployed
 
 
-async def apply_schedule(store: AgentStore, agent_id: uuid.UUID, schedule: Schedule | None) -> DeployedAgent:
-    """Save the agent's schedule (None: turn it off) and put it on the agent's deployment."""
+async def apply_schedule(
+    store: AgentStore, agent_id: uuid.UUID, schedule: Schedule | None
+) -> tuple[Schedule | None, DeployedAgent | None]:
+    """Save the agent's schedule (None: turn it off) and put it on the agent's deployment.
+
+    The store is the record: without a Prefect server (embedded mode) there is no scheduler to tell,
+    and ``agentctl serve`` applies the stored schedule when it starts. With one, the deployment is
+    updated at once (the second value; None in embedded mode).
+    """
     from prefect import get_client
+
+    from flows.prefect_ui import embedded_mode
 
     agent = store.get(agent_id)
     if schedule is None:
         store.delete_schedule(agent_id)
     else:
         schedule = store.set_schedule(schedule)
+    if embedded_mode():
+        return schedule, None
     async with get_client() as client:
         info, _ = await apply_agent_deployment(client, agent, schedule)
-    return info
+    return schedule, info
 
 
 async def undeploy_agent(agent_id: uuid.UUID) -> int:

@@ -32,25 +32,25 @@ def make_schedule(
     """A checked schedule.
 
     Raises:
-        ConfigError: naming the field — ``--cron``, ``--timezone`` or ``--mode`` — and the problem.
+        ConfigError: naming the field — ``cron``, ``timezone`` or ``mode`` — and the problem.
     """
     cron = " ".join(cron.split())
     fields = cron.split(" ")
     if len(fields) not in (5, 6):
         raise ConfigError(
-            f"--cron: {cron!r} has {len(fields)} fields; use 5 (minute hour day month weekday), "
+            f"cron: {cron!r} has {len(fields)} fields; use 5 (minute hour day month weekday), "
             "or 6 with seconds last"
         )
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
-        raise ConfigError(f"--timezone: {timezone!r} is not a time zone (e.g. Europe/Paris, UTC)") from e
+        raise ConfigError(f"timezone: {timezone!r} is not a time zone (e.g. Europe/Paris, UTC)") from e
     if mode not in MODES:
-        raise ConfigError(f"--mode: {mode!r} is not one of {', '.join(MODES)}")
+        raise ConfigError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
     try:
         prefect_schedule(cron, timezone)
     except ValueError as e:
-        raise ConfigError(f"--cron: {cron!r} is not a valid cron expression") from e
+        raise ConfigError(f"cron: {cron!r} is not a valid cron expression") from e
     return Schedule(agent_id=agent_id, cron=cron, timezone=timezone, mode=mode, params=params or {})
 
 

@@ -67,7 +67,10 @@ _SORT_COLUMNS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
     "status": "status",
+    "description": "description",
+    "last_run_at": "last_run_at",
 }
+_NULLABLE_SORTS = frozenset({"description", "last_run_at"})  # "none" sorts last, as on the SQL stores
 
 
 # A write that refers to an agent fails with 23503 when there is none, and with 42501 (row-level
@@ -277,7 +280,11 @@ class SupabaseStore(AgentStore):
                 # A regular expression of the literal text: LIKE's `*` would be a wildcard in PostgREST.
                 request = request.filter("search", "imatch", re.escape(query.text))
             return (
-                request.order(_SORT_COLUMNS[query.sort], desc=query.descending)
+                request.order(
+                    _SORT_COLUMNS[query.sort],
+                    desc=query.descending,
+                    nullsfirst=False if query.sort in _NULLABLE_SORTS else None,
+                )
                 .order("id", desc=query.descending)
                 .limit(limit)
                 .offset(offset)

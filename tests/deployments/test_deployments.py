@@ -174,13 +174,13 @@ def test_a_cron_schedule_fires_runs_whose_statuses_land(
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("--cron", "61 * * * *"), "--cron: '61 * * * *' is not a valid cron expression"),
-        (("--cron", "* * *"), "--cron: '* * *' has 3 fields"),
+        (("--cron", "61 * * * *"), "cron: '61 * * * *' is not a valid cron expression"),
+        (("--cron", "* * *"), "cron: '* * *' has 3 fields"),
         (
             ("--cron", "0 9 * * 1-5", "--timezone", "Mars/Olympus"),
-            "--timezone: 'Mars/Olympus' is not a time zone",
+            "timezone: 'Mars/Olympus' is not a time zone",
         ),
-        (("--cron", "0 9 * * *", "--mode", "fast"), "--mode: 'fast' is not one of"),
+        (("--cron", "0 9 * * *", "--mode", "fast"), "mode: 'fast' is not one of"),
         (("--cron", "0 9 * * *", "--param", "nope=1"), "params: nope not a param of this agent"),
     ],
 )

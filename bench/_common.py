@@ -25,7 +25,17 @@ def prefect_server(database_url: str | None = None) -> Iterator[str]:
     with running_server(home, database_url=database_url, ui=False) as server:
         os.environ["PREFECT_API_URL"] = server.api_url
         os.environ["PREFECT_HOME"] = str(home)
-        yield server.api_url
+        try:
+            yield server.api_url
+        finally:
+            _flush_run_logs()
+
+
+def _flush_run_logs() -> None:
+    """Send the last batched run log lines while the server is still there to take them."""
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler.flush()
 
 
 def median(values: list[float]) -> float:

@@ -14,8 +14,8 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -230,11 +230,27 @@ async def _label_flow_run(flow_run_id: uuid.UUID, agent: Agent, plan: RunPlan) -
 def _browser_slot(limit_name: str) -> Callable[[], AbstractAsyncContextManager[None]]:
     """A slot of the global concurrency limit on browsers, held while the run's browser is open.
 
-    When no such limit exists in Prefect, nothing is limited (and nothing waits).
+    When no such limit exists in Prefect, nothing is limited and nothing waits: the limit is looked
+    up first, because asking Prefect for a slot of a missing limit costs seconds.
     """
-    from prefect.concurrency.asyncio import concurrency
 
-    return lambda: concurrency(limit_name, occupy=1, strict=False)
+    @asynccontextmanager
+    async def slot() -> AsyncIterator[None]:
+        from prefect.concurrency.asyncio import concurrency
+        from prefect.exceptions import ObjectNotFound
+
+        async with run_client() as client:
+            try:
+                limit = await client.read_global_concurrency_limit_by_name(limit_name)
+            except ObjectNotFound:
+                limit = None
+        if limit is None or not limit.active:
+            yield
+            return
+        async with concurrency(limit_name, occupy=1, strict=False):
+            yield
+
+    return slot
 
 
 def _triggered_by() -> str:

@@ -115,7 +115,9 @@ def main() -> None:
                     sys.executable,
                     "-c",
                     "import sys; sys.argv=['agentctl','list']\nfrom cli.main import main\ntry: main()\n"
-                    "except SystemExit: pass\nprint(sorted({m.split('.')[0] for m in sys.modules} & {'prefect','playwright','fastapi'}))",
+                    "except SystemExit: pass\n"
+                    "print(sorted({m.split('.')[0] for m in sys.modules}"
+                    " & {'prefect', 'playwright', 'fastapi'}))",
                 ],
                 env=base_env,
                 capture_output=True,

@@ -33,9 +33,13 @@ def prefect_server(database_url: str | None = None) -> Iterator[str]:
 
 def _flush_run_logs() -> None:
     """Send the last batched run log lines while the server is still there to take them."""
+    import logging
+
     from prefect.logging.handlers import APILogHandler
 
-    APILogHandler.flush()
+    for handler in logging.getLogger("prefect").handlers:
+        if isinstance(handler, APILogHandler):
+            handler.flush()
 
 
 def median(values: list[float]) -> float:

@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+PG_ADMIN = os.environ.get("AGENTCTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @contextmanager
@@ -29,6 +31,21 @@ def prefect_server(database_url: str | None = None) -> Iterator[str]:
             yield server.api_url
         finally:
             _flush_run_logs()
+
+
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    name = f"bench_store_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _flush_run_logs() -> None:

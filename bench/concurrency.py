@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import prefect_server, print_table, write_results
+from bench._common import pg_database, prefect_server, print_table, write_results
 from bench.engine import chunk_actions, site
 from cli.background_server import serve_in_background
 
@@ -106,7 +106,7 @@ async def main_async(url: str, sizes: list[int], limit: int) -> list[dict[str, A
     ]
 
     async def run(agent_id: str) -> None:
-        state = await run_agent(agent_id, return_state=True)  # type: ignore[call-overload]
+        state = await run_agent(agent_id, return_state=True)
         if not state.is_completed():
             raise SystemExit(f"run failed: {state.message}")
 
@@ -149,7 +149,9 @@ def main() -> None:
     os.environ["AGENTCTL_HOME"] = tempfile.mkdtemp(prefix="bench-concurrency-")
     os.environ.pop("AGENTCTL_DATABASE_URL", None)
     sizes = [int(s) for s in args.sizes.split(",")]
-    with serve_in_background(site()) as url, prefect_server():
+    # Prefect's server on PostgreSQL, as docs/scaling.md sets it up for many runs at once: on SQLite
+    # its writes queue behind one lock and concurrent flow-run creation answers 503.
+    with serve_in_background(site()) as url, pg_database() as prefect_db, prefect_server(prefect_db):
         rows = asyncio.run(main_async(url + "/", sizes, args.limit))
     print_table(
         f"{CHUNKS}-chunk agents at once, one process, one Chromium (global limit {args.limit} browsers)",

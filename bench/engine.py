@@ -5,7 +5,10 @@ page, alternately, after one warm-up each; the engine runs through a real ``pref
 writes every chunk status to a SQLite store, as in production. Figures: median wall time, the ratio
 engine / plain, and the overhead per chunk.
 
-    uv run python -m bench.engine [--chunks 20] [--rounds 5]
+Scale: the same comparison for agents of 10, 100 and 1,000 light chunks (one action each), to show
+the overhead per chunk stays flat — no per-chunk cost that grows with the run's length.
+
+    uv run python -m bench.engine [--chunks 20] [--rounds 5] [--scale 10,100,1000]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import os
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -46,6 +50,20 @@ def chunk_actions(n: int, url: str) -> list[dict[str, Any]]:
     ]
 
 
+def light_actions(n: int, url: str) -> list[dict[str, Any]]:
+    """One cheap action per chunk, so the engine's own per-chunk cost dominates the difference."""
+    return [{"type": "goto", "url": url} if n == 1 else {"type": "hover", "selector": "#btn"}]
+
+
+async def plain_light_script(browser: Any, url: str, chunks: int) -> None:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    await page.goto(url)
+    for _ in range(2, chunks + 1):
+        await page.locator("#btn").first.hover()
+    await context.close()
+
+
 async def plain_script(browser: Any, url: str, chunks: int) -> None:
     """The same actions, written by hand against Playwright: the floor the engine is measured against."""
     from playwright.async_api import expect
@@ -70,15 +88,18 @@ def main() -> None:
     )
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--scale", default="10,100,1000", help="chunk counts of the scale table ('' skips)")
     args = parser.parse_args()
+    scale = [int(size) for size in args.scale.split(",") if size]
     os.environ["AGENTCTL_HOME"] = tempfile.mkdtemp(prefix="bench-engine-")
     os.environ.pop("AGENTCTL_DATABASE_URL", None)
 
-    from bench._common import median, prefect_server, print_table, write_results
+    from bench._common import prefect_server, print_table, write_results
     from cli.background_server import serve_in_background
 
     with serve_in_background(site()) as url, prefect_server():
         result = asyncio.run(measure(url + "/", args.chunks, args.rounds))
+        scaled = [asyncio.run(measure_light(url + "/", size)) for size in scale]
     per_chunk_ms = (result["engine_s"] - result["plain_s"]) / args.chunks * 1000
     ratio = result["engine_s"] / result["plain_s"]
     print_table(
@@ -90,9 +111,33 @@ def main() -> None:
         ],
     )
     print(f"overhead per chunk: {per_chunk_ms:.1f} ms   (targets: ratio ≤ 1.10, ≤ 15 ms per chunk)")
+    scale_rows = [
+        {
+            "chunks": size,
+            "plain_seconds": round(r["plain_s"], 3),
+            "engine_seconds": round(r["engine_s"], 3),
+            "overhead_per_chunk_ms": round((r["engine_s"] - r["plain_s"]) / size * 1000, 2),
+        }
+        for size, r in zip(scale, scaled, strict=True)
+    ]
+    if scale_rows:
+        print_table(
+            "Scale — light chunks (one action each): the overhead per chunk must stay flat",
+            ["chunks", "plain script", "engine", "overhead per chunk"],
+            [
+                [
+                    f"{row['chunks']:,}",
+                    f"{row['plain_seconds']:.2f} s",
+                    f"{row['engine_seconds']:.2f} s",
+                    f"{row['overhead_per_chunk_ms']:.1f} ms",
+                ]
+                for row in scale_rows
+            ],
+        )
     path = write_results(
         "engine",
         {
+            "scale": scale_rows,
             "chunks": args.chunks,
             "actions_per_chunk": 5,
             "rounds": args.rounds,
@@ -105,10 +150,21 @@ def main() -> None:
         },
     )
     print(f"results: {path}")
-    _ = median
 
 
-async def measure(url: str, chunks: int, rounds: int) -> dict[str, Any]:
+async def measure_light(url: str, chunks: int) -> dict[str, Any]:
+    """The scale point: fewer rounds as the agent grows, so the whole table stays within minutes."""
+    rounds = 3 if chunks <= 100 else 1
+    return await measure(url, chunks, rounds, light_actions, plain_light_script)
+
+
+async def measure(
+    url: str,
+    chunks: int,
+    rounds: int,
+    actions: Callable[[int, str], list[dict[str, Any]]] = chunk_actions,
+    plain: Callable[[Any, str, int], Awaitable[None]] = plain_script,
+) -> dict[str, Any]:
     from agents_store.backends import open_store
     from agents_store.documents import parse_definition
     from agents_store.settings import get_settings
@@ -123,7 +179,7 @@ async def measure(url: str, chunks: int, rounds: int) -> dict[str, Any]:
         "name": "Engine benchmark",
         "loom_url": "https://www.loom.com/share/00000000000000000000000000000bec",
         "settings": {"retries": 0, "retry_delay_seconds": 0},
-        "chunks": [{"name": f"Step {n}", "actions": chunk_actions(n, url)} for n in range(1, chunks + 1)],
+        "chunks": [{"name": f"Step {n}", "actions": actions(n, url)} for n in range(1, chunks + 1)],
     }
     agent = store.create(parse_definition(doc))
     plain_times: list[float] = []
@@ -133,7 +189,7 @@ async def measure(url: str, chunks: int, rounds: int) -> dict[str, Any]:
         async def engine_once() -> float:
             started = time.perf_counter()
             with quiet_prefect_console():  # as `agentctl run` does: run logs go to Prefect, not the terminal
-                state = await run_agent(str(agent.id), return_state=True)  # type: ignore[call-overload]
+                state = await run_agent(str(agent.id), return_state=True)
             elapsed = time.perf_counter() - started
             if not state.is_completed():
                 raise SystemExit(f"engine run failed: {state.message}")
@@ -141,7 +197,7 @@ async def measure(url: str, chunks: int, rounds: int) -> dict[str, Any]:
 
         async def plain_once() -> float:
             started = time.perf_counter()
-            await plain_script(browser, url, chunks)
+            await plain(browser, url, chunks)
             return time.perf_counter() - started
 
         await plain_once()

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,10 @@ from agents_store.backends._tables import agent_versions, agents, chunks
 from agents_store.models import AgentStatus, ChunkStatus
 from agents_store.settings import LOCAL_USER_ID
 from agents_store.store import AgentQuery
-from bench._common import p99, print_table, write_results
+from bench._common import p99, pg_database, print_table, write_results
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGETS_MS = {"status update": 2.0, "list page": 20.0, "save": 15.0}
-STATUSES = [s.value for s in ChunkStatus]
+STATUSES = list(ChunkStatus)
 AGENT_STATUSES = [s.value for s in AgentStatus]
 
 
@@ -155,20 +155,6 @@ def measure(store: SqlAgentStore, ids: list[uuid.UUID], repeat: int) -> dict[str
 
 
 @contextmanager
-def pg_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"bench_store_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
 def backend(kind: str) -> Iterator[SqlAgentStore]:
     if kind == "postgresql":
         with pg_database() as url:
@@ -240,8 +226,8 @@ def main() -> None:
         for count in [int(c) for c in args.scale.split(",") if c]:
             with backend(kind) as store:
                 fill(store, count, chunks_per_agent=2)
-                query = AgentQuery(text="invoices", sort="name", descending=False, limit=50)
-                values = timed(lambda store=store, query=query: store.list_agents(query), 50)
+                page = AgentQuery(text="invoices", sort="name", descending=False, limit=50)
+                values = timed(partial(store.list_agents, page), 50)
             med = statistics.median(values)
             scale_rows.append([kind, f"{count:,}", f"{med:.2f}", f"{p99(values):.2f}"])
             results["scale"].setdefault(kind, {})[str(count)] = {

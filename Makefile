@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 # Recursively expanded, so it is looked up after bootstrap installed uv.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: demo test lint typecheck check setup
+.PHONY: demo test bench lint typecheck check setup
 
 demo:
 	@scripts/bootstrap.sh
@@ -18,6 +18,17 @@ test:
 	@scripts/bootstrap.sh --postgres
 	@$(MAKE) --no-print-directory check
 	$(UV) run --no-sync pytest
+
+# The benchmarks of docs/performance.md, one after another (about 10 minutes on 2 cores); each prints
+# its table and writes bench/results/<name>.json.
+bench:
+	@scripts/bootstrap.sh --postgres
+	$(UV) run --no-sync python -m bench.engine
+	$(UV) run --no-sync python -m bench.cold_start
+	$(UV) run --no-sync python -m bench.concurrency
+	$(UV) run --no-sync python -m bench.store
+	$(UV) run --no-sync python -m bench.dashboard
+	$(UV) run --no-sync python -m bench.report
 
 check: lint typecheck
 

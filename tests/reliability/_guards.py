@@ -5,6 +5,7 @@ that records what it got and can redirect elsewhere.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,11 +16,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from cli.background_server import serve_in_background
 from tests.flows.conftest import make_agent, run_flow, sqlite_engine_store
 
-__all__ = ["Receiver", "make_agent", "receiver", "run_flow", "sqlite_engine_store"]
+__all__ = ["Receiver", "make_agent", "receiver", "receiver_server", "run_flow", "sqlite_engine_store"]
 
 
 class Receiver:
-    """Records every request (path, query, headers, body); ``/redirect?to=URL`` answers 307 to URL."""
+    """Records every request (path, query, headers, body) and echoes its body (parsed when JSON);
+    ``/redirect?to=URL`` answers 307 to URL."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -33,7 +35,11 @@ class Receiver:
         @self.app.api_route("/{name}", methods=["GET", "POST", "PUT"])
         async def record(request: Request, name: str) -> JSONResponse:
             body = await self._record(request)
-            return JSONResponse({"ok": True, "echo": body})
+            try:
+                echo: Any = json.loads(body)
+            except ValueError:
+                echo = body
+            return JSONResponse({"ok": True, "echo": echo})
 
     async def _record(self, request: Request) -> str:
         body = (await request.body()).decode("utf-8", "replace")
@@ -52,14 +58,14 @@ class Receiver:
 
 
 @pytest.fixture(scope="session")
-def _receiver_server() -> Iterator[tuple[Receiver, int]]:
+def receiver_server() -> Iterator[tuple[Receiver, int]]:
     receiver = Receiver()
     with serve_in_background(receiver.app) as url:
         yield receiver, int(url.rsplit(":", 1)[1].rstrip("/"))
 
 
 @pytest.fixture
-def receiver(_receiver_server: tuple[Receiver, int]) -> tuple[Receiver, int]:
+def receiver(receiver_server: tuple[Receiver, int]) -> tuple[Receiver, int]:
     """The receiver (its record emptied) and its port: reach it as 127.0.0.1 or as localhost."""
-    _receiver_server[0].requests.clear()
-    return _receiver_server
+    receiver_server[0].requests.clear()
+    return receiver_server

@@ -4,6 +4,7 @@ by ``http`` actions to hosts they are not bound to (``AGENTCTL_SECRET_<NAME>_HOS
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,13 @@ import pytest
 
 from agents_store.models import Agent, ChunkStatus, GotoAction, UploadAction
 from agents_store.store import AgentStore
+from flows.errors import RunRefused
+from flows.plan import Selection
+from flows.preflight import prepare_run
 from tasks.browser.actions import _UNSAFE_SCHEMES, BrowserActionContext, run_browser_action
 from tasks.errors import UnsafeAction
 from tests.reliability._guards import *  # noqa: F403 - the engine fixtures, used by name
+from tests.reliability._guards import Receiver
 
 pytestmark = pytest.mark.browser
 
@@ -171,3 +176,227 @@ def test_a_run_names_the_upload_that_left_the_folder(
         f"upload path 'report' leaves the upload folder {uploads.resolve()}; "
         "agents may only upload files from there (AGENTCTL_UPLOAD_DIR)"
     )
+
+
+# --------------------------------------------------------------------------- secret → host binding
+
+
+def _send_chunk(url: str, where: str) -> dict[str, Any]:
+    """One ``http`` action carrying the secret in its header, its URL query or its JSON body."""
+    action: dict[str, Any] = {"type": "http", "url": url}
+    if where == "header":
+        action["headers"] = {"X-Api-Key": "{{ secrets.BOUND_TOKEN }}"}
+    elif where == "query":
+        action["url"] = f"{url}?token={{{{ secrets.BOUND_TOKEN }}}}"
+    else:
+        action["json"] = {"token": "{{ secrets.BOUND_TOKEN }}"}
+    return {"name": "Send it", "actions": [action]}
+
+
+def _carried(request: dict[str, Any], where: str) -> str:
+    if where == "header":
+        return str(request["headers"]["x-api-key"])
+    return str(request["query"] if where == "query" else request["body"])
+
+
+@pytest.fixture
+def bound_secret(monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], None]:
+    monkeypatch.setenv("AGENTCTL_SECRET_BOUND_TOKEN", SECRET)
+
+    def bind(hosts: str | None) -> None:
+        if hosts is None:
+            monkeypatch.delenv("AGENTCTL_SECRET_BOUND_TOKEN_HOSTS", raising=False)
+        else:
+            monkeypatch.setenv("AGENTCTL_SECRET_BOUND_TOKEN_HOSTS", hosts)
+
+    return bind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["header", "query", "json"])
+def test_a_bound_secret_goes_to_its_host_and_is_refused_elsewhere(
+    where: str,
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    receiver: tuple[Receiver, int],
+    bound_secret: Callable[[str | None], None],
+) -> None:
+    sink, port = receiver
+    bound_secret(f"api.example.com, 127.0.0.1:{port}")
+    allowed = make_agent(sqlite_engine_store, [_send_chunk(f"http://127.0.0.1:{port}/allowed", where)])
+    assert run_flow(allowed).is_completed()
+    [got] = sink.to("/allowed")
+    assert SECRET in _carried(got, where)
+
+    # The same request to another host (localhost is the same server: only the binding differs).
+    refused = make_agent(
+        sqlite_engine_store, [_send_chunk(f"http://localhost:{port}/refused", where)], name="Refused"
+    )
+    expected = (
+        'chunk 1 "Send it", action 1 (http): {{ secrets.BOUND_TOKEN }} may only be sent to '
+        f"api.example.com, 127.0.0.1:{port} (AGENTCTL_SECRET_BOUND_TOKEN_HOSTS); "
+        f"this request goes to localhost:{port}"
+    )
+    # Refused at preflight (the CLI and the dashboard call it before anything starts) …
+    with pytest.raises(RunRefused) as refusal:
+        prepare_run(sqlite_engine_store, str(refused.id), "automatic", Selection(), None)
+    assert str(refusal.value) == expected
+    # … and by the flow itself.
+    state = run_flow(refused)
+    assert state.is_failed()
+    assert expected in str(state.message)
+    assert SECRET not in str(state.message)
+    assert sink.to("/refused") == []
+
+
+def test_a_url_known_only_at_run_time_is_checked_before_sending(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    receiver: tuple[Receiver, int],
+    bound_secret: Callable[[str | None], None],
+) -> None:
+    sink, port = receiver
+    bound_secret(f"127.0.0.1:{port}")
+    first = {
+        "name": "Ask where",
+        "actions": [
+            {
+                "type": "http",
+                "url": f"http://127.0.0.1:{port}/first",
+                "json": {"next": f"http://localhost:{port}/leak", "copy": "{{ secrets.BOUND_TOKEN }}"},
+                "var": "first",
+            }
+        ],
+    }
+    by_template = {
+        "name": "Send to the answer",
+        "actions": [
+            {
+                "type": "http",
+                "url": "{{ vars.first.json.echo.next }}",
+                "headers": {"Authorization": "Bearer {{ secrets.BOUND_TOKEN }}"},
+            }
+        ],
+    }
+    agent = make_agent(sqlite_engine_store, [first, by_template])
+    assert run_flow(agent).is_failed()
+    failed = sqlite_engine_store.get(agent.id).chunks[1]
+    assert failed.status == ChunkStatus.FAILED
+    assert failed.error_details is not None
+    assert failed.error_details["type"] == "UnsafeAction"
+    assert failed.error_details["message"] == (
+        'chunk 2 "Send to the answer", action 1 (http): refused before sending: '
+        f"{{{{ secrets.BOUND_TOKEN }}}} may only be sent to 127.0.0.1:{port} "
+        f"(AGENTCTL_SECRET_BOUND_TOKEN_HOSTS); this request goes to localhost:{port}"
+    )
+    assert len(sink.to("/first")) == 1
+    assert sink.to("/leak") == []
+
+    # A secret that came back in a var, sent on without naming it: found by its value.
+    by_value = {
+        "name": "Forward the copy",
+        "actions": [
+            {
+                "type": "http",
+                "url": f"http://localhost:{port}/leak",
+                "json": {"forwarded": "{{ vars.first.json.echo.copy }}"},
+            }
+        ],
+    }
+    agent = make_agent(sqlite_engine_store, [first, by_value], name="By value")
+    assert run_flow(agent).is_failed()
+    details = sqlite_engine_store.get(agent.id).chunks[1].error_details
+    assert details is not None
+    assert details["type"] == "UnsafeAction"
+    assert "{{ secrets.BOUND_TOKEN }} may only be sent to" in details["message"]
+    assert sink.to("/leak") == []
+
+
+def test_a_redirect_to_another_host_is_not_followed_with_the_secret(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    receiver: tuple[Receiver, int],
+    bound_secret: Callable[[str | None], None],
+) -> None:
+    sink, port = receiver
+    bound_secret(f"127.0.0.1:{port}")
+
+    def via_redirect(target: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": "Post through a redirect",
+                "actions": [
+                    {
+                        "type": "http",
+                        "url": f"http://127.0.0.1:{port}/redirect?to={target}",
+                        "headers": {"X-Api-Key": "{{ secrets.BOUND_TOKEN }}"},
+                        "json": {"token": "{{ secrets.BOUND_TOKEN }}"},
+                    }
+                ],
+            }
+        ]
+
+    same_host = make_agent(sqlite_engine_store, via_redirect(f"http://127.0.0.1:{port}/landed"))
+    assert run_flow(same_host).is_completed()
+    [landed] = sink.to("/landed")
+    assert landed["headers"]["x-api-key"] == SECRET  # a 307 resends headers and body
+
+    other_host = make_agent(
+        sqlite_engine_store, via_redirect(f"http://localhost:{port}/leak"), name="Other host"
+    )
+    assert run_flow(other_host).is_failed()
+    details = sqlite_engine_store.get(other_host.id).chunks[0].error_details
+    assert details is not None
+    assert details["type"] == "UnsafeAction"
+    assert details["message"].endswith(f"this request goes to localhost:{port}")
+    assert len(sink.to("/redirect")) == 2
+    assert sink.to("/leak") == []
+
+
+def test_an_unbound_secret_goes_anywhere_with_a_warning(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    receiver: tuple[Receiver, int],
+    bound_secret: Callable[[str | None], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink, port = receiver
+    bound_secret(None)
+    agent = make_agent(sqlite_engine_store, [_send_chunk(f"http://localhost:{port}/anywhere", "header")])
+    with caplog.at_level(logging.WARNING, logger="agentctl.flow"):
+        assert run_flow(agent).is_completed()
+    assert sink.to("/anywhere")[0]["headers"]["x-api-key"] == SECRET
+    warnings = [r.getMessage() for r in caplog.records if r.name == "agentctl.flow"]
+    assert warnings == [
+        "secrets sent by http actions but bound to no host (they may go to any host): BOUND_TOKEN; "
+        "bind them with AGENTCTL_SECRET_BOUND_TOKEN_HOSTS=host,…"
+    ]
+
+
+def test_a_binding_in_a_prefect_secret_block_is_enforced_by_the_flow(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    receiver: tuple[Receiver, int],
+    bound_secret: Callable[[str | None], None],
+) -> None:
+    from prefect.blocks.system import Secret
+
+    sink, port = receiver
+    bound_secret(None)
+    Secret(value='["api.example.com"]').save("bound-token-hosts", overwrite=True)
+    try:
+        agent = make_agent(sqlite_engine_store, [_send_chunk(f"http://127.0.0.1:{port}/blocked", "json")])
+        state = run_flow(agent)
+        assert state.is_failed()
+        assert (
+            "{{ secrets.BOUND_TOKEN }} may only be sent to api.example.com "
+            "(Prefect Secret block 'bound-token-hosts'); this request goes to 127.0.0.1"
+        ) in str(state.message)
+        assert sink.to("/blocked") == []
+    finally:
+        Secret.delete("bound-token-hosts")

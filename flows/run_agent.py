@@ -23,7 +23,7 @@ import httpx
 from prefect import flow
 from prefect.states import Cancelled
 
-from agents_store.models import Agent
+from agents_store.models import Agent, BrowserAction
 from agents_store.settings import get_settings
 from agents_store.store import RunRecord, RunStatus
 from flows._prefect import run_client
@@ -151,6 +151,7 @@ async def run_agent(
         storage_state=session.storage_state if session else None,
         start_url=session.url if session else None,
         trace=debugging,
+        trace_screenshots=not _types_secrets(plan),
         slot=_browser_slot(settings.browser_limit) if settings.browser_limit else None,
     )
     with masking_logs(masker):
@@ -258,6 +259,13 @@ async def _label_flow_run(flow_run_id: uuid.UUID, agent: Agent, plan: RunPlan) -
     tags = sorted({*flow_run.get_tags(), f"agent:{agent.id}", f"mode:{plan.mode}"})
     async with run_client() as client:
         await client.update_flow_run(flow_run_id, name=f"{agent.name} · {plan.mode}", tags=tags)
+
+
+def _types_secrets(plan: RunPlan) -> bool:
+    """Whether a browser action of the plan uses a secret (its trace then has no screencast)."""
+    return any(
+        isinstance(step.actions[index], BrowserAction) for step in plan.steps for index in step.secret_actions
+    )
 
 
 def _browser_slot(limit_name: str) -> Callable[[], AbstractAsyncContextManager[None]]:

@@ -129,13 +129,14 @@ class HostBinding:
 def parse_hosts(text: str) -> tuple[str, ...]:
     """``"api.example.com, 127.0.0.1"`` (or a JSON list) → the entries, lowercased, empty ones dropped."""
     text = text.strip()
-    if text.startswith("["):
+    items: list[str] = text.split(",")
+    if text.startswith("["):  # a JSON list, or an IPv6 literal such as [::1]
         try:
-            items = [str(item) for item in json.loads(text)]
-        except (ValueError, TypeError):
-            items = text.strip("[]").split(",")
-    else:
-        items = text.split(",")
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            items = [str(item) for item in parsed]
     return tuple(item.strip().strip("\"'").lower() for item in items if item.strip().strip("\"'"))
 
 
@@ -210,6 +211,8 @@ def _split_host(url: str) -> tuple[str, int | None] | None:
 
 
 def _split_entry(entry: str) -> tuple[str, int | None] | None:
+    if entry.count(":") > 1 and not entry.startswith("["):
+        entry = f"[{entry}]"  # a bare IPv6 address
     if entry.startswith("*."):
         rest = _split_host(f"//x{entry[1:]}")
         return (f"*.{rest[0][2:]}", rest[1]) if rest else None

@@ -18,10 +18,9 @@ from flows.plan import Selection
 from flows.preflight import prepare_run
 from tasks.browser.actions import _UNSAFE_SCHEMES, BrowserActionContext, run_browser_action
 from tasks.errors import UnsafeAction
+from tasks.secrets import HostBinding, parse_hosts
 from tests.reliability._guards import *  # noqa: F403 - the engine fixtures, used by name
 from tests.reliability._guards import Receiver
-
-pytestmark = pytest.mark.browser
 
 MakeAgent = Callable[..., Agent]
 SECRET = "Hk7-bound-secret-4412"
@@ -69,6 +68,7 @@ UNSAFE_URLS = [
 ]
 
 
+@pytest.mark.browser
 async def test_goto_refuses_every_unsafe_scheme_and_its_disguises(page: Any, tmp_path: Path) -> None:
     start = page.url
     for url in UNSAFE_URLS:
@@ -78,6 +78,7 @@ async def test_goto_refuses_every_unsafe_scheme_and_its_disguises(page: Any, tmp
     assert await page.text_content("#mark") == "untouched"
 
 
+@pytest.mark.browser
 async def test_goto_opens_them_when_the_agent_allows_unsafe_urls(page: Any, tmp_path: Path) -> None:
     local = tmp_path / "local.html"
     local.write_text("<p id='mark'>a local file</p>", encoding="utf-8")
@@ -88,6 +89,7 @@ async def test_goto_opens_them_when_the_agent_allows_unsafe_urls(page: Any, tmp_
     assert await page.text_content("#mark") == "data"
 
 
+@pytest.mark.browser
 @pytest.mark.slow
 def test_a_run_refuses_a_file_url_unless_its_settings_allow_it(
     sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: Callable[..., Any], tmp_path: Path
@@ -121,6 +123,7 @@ def test_a_run_refuses_a_file_url_unless_its_settings_allow_it(
 # --------------------------------------------------------------------------- upload
 
 
+@pytest.mark.browser
 async def test_upload_reads_only_from_the_upload_folder(page: Any, tmp_path: Path) -> None:
     uploads = tmp_path / "uploads"
     (uploads / "sub").mkdir(parents=True)
@@ -152,6 +155,7 @@ async def test_upload_reads_only_from_the_upload_folder(page: Any, tmp_path: Pat
         assert await page.evaluate("document.getElementById('file').files[0].name") == name
 
 
+@pytest.mark.browser
 @pytest.mark.slow
 def test_a_run_names_the_upload_that_left_the_folder(
     sqlite_engine_store: AgentStore,
@@ -179,6 +183,36 @@ def test_a_run_names_the_upload_that_left_the_folder(
 
 
 # --------------------------------------------------------------------------- secret → host binding
+
+
+@pytest.mark.parametrize(
+    ("entries", "url", "allowed"),
+    [
+        ("api.example.com", "https://api.example.com/hook", True),
+        ("api.example.com", "https://API.Example.com.:8443/hook", True),  # any port, case, trailing dot
+        ("api.example.com", "https://api.example.com.evil.test/", False),
+        ("api.example.com", "https://evil.test/?u=https://api.example.com", False),
+        ("api.example.com", "https://api.example.com@evil.test/", False),  # userinfo is not the host
+        ("api.example.com:8443", "https://api.example.com/", False),
+        ("api.example.com:8443", "https://api.example.com:8443/", True),
+        ("*.example.com", "https://hooks.eu.example.com/", True),
+        ("*.example.com", "https://example.com/", False),
+        ("*.example.com", "https://badexample.com/", False),
+        ("127.0.0.1", "http://127.0.0.1:9999/x", True),
+        ("127.0.0.1", "http://localhost/x", False),
+        ("[::1]", "http://[::1]:80/", True),
+        ("::1", "http://[::1]/", True),
+        ('["api.example.com", "127.0.0.1"]', "http://127.0.0.1/", True),  # a block may hold a JSON list
+        ("", "https://api.example.com/", False),  # bound to nothing: sent nowhere
+        ("api.example.com", "not a url", False),
+    ],
+)
+def test_host_binding_entries(entries: str, url: str, allowed: bool) -> None:
+    binding = HostBinding("TOKEN", parse_hosts(entries), "AGENTCTL_SECRET_TOKEN_HOSTS")
+    assert binding.allows(url) is allowed
+    if not allowed:
+        assert SECRET not in binding.refusal(url)
+        assert binding.refusal(url).startswith("{{ secrets.TOKEN }} may only be sent to ")
 
 
 def _send_chunk(url: str, where: str) -> dict[str, Any]:
@@ -212,6 +246,7 @@ def bound_secret(monkeypatch: pytest.MonkeyPatch) -> Callable[[str | None], None
     return bind
 
 
+@pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.parametrize("where", ["header", "query", "json"])
 def test_a_bound_secret_goes_to_its_host_and_is_refused_elsewhere(
@@ -250,6 +285,7 @@ def test_a_bound_secret_goes_to_its_host_and_is_refused_elsewhere(
     assert sink.to("/refused") == []
 
 
+@pytest.mark.browser
 def test_a_url_known_only_at_run_time_is_checked_before_sending(
     sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,
@@ -314,6 +350,7 @@ def test_a_url_known_only_at_run_time_is_checked_before_sending(
     assert sink.to("/leak") == []
 
 
+@pytest.mark.browser
 def test_a_redirect_to_another_host_is_not_followed_with_the_secret(
     sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,
@@ -356,6 +393,7 @@ def test_a_redirect_to_another_host_is_not_followed_with_the_secret(
     assert sink.to("/leak") == []
 
 
+@pytest.mark.browser
 def test_an_unbound_secret_goes_anywhere_with_a_warning(
     sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,
@@ -377,6 +415,7 @@ def test_an_unbound_secret_goes_anywhere_with_a_warning(
     ]
 
 
+@pytest.mark.browser
 def test_a_binding_in_a_prefect_secret_block_is_enforced_by_the_flow(
     sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,

@@ -7,7 +7,7 @@ runs and their files — is "not found", never "forbidden", so its existence doe
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +18,7 @@ from agents_store.models import Agent
 from agents_store.settings import Settings
 from agents_store.store import AgentStore, RunRecord
 from dashboard.auth import Authenticator, Principal
+from dashboard.coalesce import Coalesced
 from dashboard.config import AccessSettings
 from dashboard.runner import LaunchedRun, RunLauncher
 
@@ -33,6 +34,8 @@ class Dashboard:
     access: AccessSettings
     auth: Authenticator
     launcher: RunLauncher
+    settling: Coalesced[object] | None = field(default=None, repr=False)
+    """The shared ``settle_dead_runs`` (set up on first use, in the app's event loop)."""
 
     @property
     def runs_dir(self) -> Path:

@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents_store.models import Agent
+from agents_store.models import Agent, HttpAction
 from agents_store.store import AgentStore
+from flows.errors import RunRefused
 from flows.plan import RunPlan, Selection, compile_agent
 from flows.session import SavedSession, find_session
+from tasks.errors import TemplateError
+from tasks.secrets import HostBinding, env_secret_hosts, url_host
+from tasks.templating import TemplateContext, references, render
 
-__all__ = ["Prepared", "prepare_run"]
+__all__ = ["Prepared", "check_secret_hosts", "http_secrets", "prepare_run"]
 
 
 @dataclass
@@ -42,6 +46,8 @@ def prepare_run(
         AgentNotFound, AmbiguousId: ``agent_ref`` names no agent, or several.
         ConfigError: ``session_from`` names a run without that session; see also ``compile_agent``.
         TemplateError, RunRefused: see ``compile_agent``.
+        RunRefused: an ``http`` action would send a secret to a host its ``_HOSTS`` binding (from
+            the environment; the flow checks Prefect blocks too) does not list.
     """
     agent = store.get(store.resolve(agent_ref))
     session = None
@@ -49,4 +55,54 @@ def prepare_run(
         session = find_session(store, runs_dir, agent.id, selection.from_chunk - 1, session_from)
     known_vars = set(session.vars) if session else None
     plan = compile_agent(agent, mode, selection, params, force=force, known_vars=known_vars)
+    check_secret_hosts(plan, env_secret_hosts(plan.secret_uses))
     return Prepared(agent, plan, session)
+
+
+_PLACEHOLDER = "agentctl-secret-placeholder"
+
+
+def http_secrets(plan: RunPlan) -> set[str]:
+    """The names of the secrets some ``http`` action of the plan uses."""
+    names: set[str] = set()
+    for step in plan.steps:
+        for action in step.actions:
+            if isinstance(action, HttpAction):
+                data = action.model_dump(by_alias=True, exclude={"type"})
+                names |= {r.name for r in references(data) if r.namespace == "secrets"}
+    return names
+
+
+def check_secret_hosts(plan: RunPlan, bindings: dict[str, HostBinding]) -> None:
+    """Refuse the run when an ``http`` action with a static URL (params only, no vars) sends a bound
+    secret to a host its binding does not list. URLs built from vars are checked when sent
+    (``tasks.run_chunk``).
+
+    Raises:
+        RunRefused: naming chunk, action, secret and host (never the secret's value).
+    """
+    if not bindings:
+        return
+    problems: list[str] = []
+    for step in plan.steps:
+        for index, action in enumerate(step.actions):
+            if not isinstance(action, HttpAction):
+                continue
+            data = action.model_dump(by_alias=True, exclude={"type"})
+            used = sorted({r.name for r in references(data) if r.namespace == "secrets"} & set(bindings))
+            if not used:
+                continue
+            hidden = TemplateContext(
+                params=plan.params, vars={}, secrets={name: _PLACEHOLDER for name in plan.secret_uses}
+            )
+            try:
+                url = str(render(action.url, hidden))
+            except TemplateError:
+                continue  # built from vars: known only when sent
+            if _PLACEHOLDER in (url_host(url) or ""):
+                continue  # the host itself comes from a secret: checked when sent
+            for name in used:
+                if not bindings[name].allows(url):
+                    problems.append(f"{step.label}, action {index + 1} (http): {bindings[name].refusal(url)}")
+    if problems:
+        raise RunRefused("; ".join(problems))

@@ -10,6 +10,7 @@ record gets its final status, and a run Prefect still thinks is running is marke
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -100,6 +101,22 @@ async def reconcile(store: AgentStore) -> list[Settled]:
 
     Cheap when nothing is stuck: Prefect is only asked about runs the store has as running.
     """
+    # The store is synchronous: off the event loop, which may be a dashboard's serving requests.
+    candidates = await asyncio.to_thread(_candidates, store)
+    settled: list[Settled] = []
+    for run_id, record in candidates.items():
+        verdict = await _verdict(run_id, record)
+        if verdict is not None:
+            status, reason, crash_in_prefect = verdict
+            if crash_in_prefect:
+                await _mark_crashed_in_prefect(run_id, reason)
+            settled.append(await asyncio.to_thread(settle_run, store, run_id, status, reason))
+            logger.info("settled run %s: %s", run_id, reason)
+    return settled
+
+
+def _candidates(store: AgentStore) -> dict[uuid.UUID, RunRecord | None]:
+    """Runs the store has as alive, and the runs of chunks left Running or Awaiting Approval."""
     candidates: dict[uuid.UUID, RunRecord | None] = {}
     for status in _ALIVE:
         for alive in store.list_runs(status=status, limit=1000):
@@ -110,16 +127,7 @@ async def reconcile(store: AgentStore) -> list[Settled]:
                 candidates[chunk.last_run_id] = store.get_run(chunk.last_run_id)
             except AgentNotFound:
                 candidates[chunk.last_run_id] = None
-    settled: list[Settled] = []
-    for run_id, record in candidates.items():
-        verdict = await _verdict(run_id, record)
-        if verdict is not None:
-            status, reason, crash_in_prefect = verdict
-            if crash_in_prefect:
-                await _mark_crashed_in_prefect(run_id, reason)
-            settled.append(settle_run(store, run_id, status, reason))
-            logger.info("settled run %s: %s", run_id, reason)
-    return settled
+    return candidates
 
 
 async def _verdict(run_id: uuid.UUID, record: RunRecord | None) -> tuple[RunStatus, str, bool] | None:

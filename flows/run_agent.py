@@ -23,7 +23,7 @@ import httpx
 from prefect import flow
 from prefect.states import Cancelled
 
-from agents_store.models import Agent
+from agents_store.models import Agent, BrowserAction
 from agents_store.settings import get_settings
 from agents_store.store import RunRecord, RunStatus
 from flows._prefect import run_client
@@ -31,7 +31,7 @@ from flows._store import flow_store
 from flows.evidence import publish_run_artifacts
 from flows.executor import RunExecutor
 from flows.plan import Mode, RunPlan, Selection
-from flows.preflight import prepare_run
+from flows.preflight import check_secret_hosts, http_secrets, prepare_run
 from flows.progress import ProgressEvent, publish
 from flows.reconcile import settle_run
 from flows.run_logs import attach_to_prefect
@@ -40,10 +40,17 @@ from tasks.browser.session import RunBrowser, find_chromium
 from tasks.errors import TemplateError
 from tasks.masking import SecretMasker, masking_logs
 from tasks.runtime import RunRuntime
-from tasks.secrets import block_name, env_name, resolve_secrets
+from tasks.secrets import (
+    HostBinding,
+    block_name,
+    env_name,
+    hosts_env_name,
+    resolve_secret_hosts,
+    resolve_secrets,
+)
 from tasks.templating import TemplateContext
 
-__all__ = ["resolve_plan_secrets", "run_agent"]
+__all__ = ["resolve_plan_secret_hosts", "resolve_plan_secrets", "run_agent"]
 
 logger = logging.getLogger("agentctl.flow")
 
@@ -113,6 +120,7 @@ async def run_agent(
     if headless is not None:
         plan = plan.model_copy(update={"headless": headless})
     secrets = await resolve_plan_secrets(plan)
+    secret_hosts = await resolve_plan_secret_hosts(plan)
     sync = StoreSync(store, flow_run_id)
     await sync.run_started(
         RunRecord(
@@ -143,6 +151,7 @@ async def run_agent(
         storage_state=session.storage_state if session else None,
         start_url=session.url if session else None,
         trace=debugging,
+        trace_screenshots=not _types_secrets(plan),
         slot=_browser_slot(settings.browser_limit) if settings.browser_limit else None,
     )
     with masking_logs(masker):
@@ -160,6 +169,7 @@ async def run_agent(
                     upload_dir=settings.resolved_upload_dir(),
                     observer=sync,
                     debug=debugging,
+                    secret_hosts=secret_hosts,
                 )
                 executor = RunExecutor(plan=plan, runtime=runtime, sync=sync, settings=settings)
                 try:
@@ -218,6 +228,30 @@ async def resolve_plan_secrets(plan: RunPlan, *, use_prefect_blocks: bool = True
     return found
 
 
+async def resolve_plan_secret_hosts(
+    plan: RunPlan, *, use_prefect_blocks: bool = True
+) -> dict[str, HostBinding]:
+    """The host bindings of the plan's secrets, checked against every static ``http`` URL.
+
+    Logs one warning line naming the secrets that ``http`` actions send but that are bound to no
+    host (they keep working for any host).
+
+    Raises:
+        RunRefused: a static ``http`` URL sends a bound secret to a host its binding does not list.
+    """
+    bindings = await resolve_secret_hosts(plan.secret_uses, use_prefect_blocks=use_prefect_blocks)
+    check_secret_hosts(plan, bindings)
+    unbound = sorted(http_secrets(plan) - set(bindings))
+    if unbound:
+        logger.warning(
+            "secrets sent by http actions but bound to no host (they may go to any host): %s; "
+            "bind them with %s=host,…",
+            ", ".join(unbound),
+            hosts_env_name(unbound[0]),
+        )
+    return bindings
+
+
 async def _label_flow_run(flow_run_id: uuid.UUID, agent: Agent, plan: RunPlan) -> None:
     """Name the flow run after the agent and tag it ``agent:<id>``, so Prefect's UI finds it."""
     from prefect.runtime import flow_run
@@ -225,6 +259,13 @@ async def _label_flow_run(flow_run_id: uuid.UUID, agent: Agent, plan: RunPlan) -
     tags = sorted({*flow_run.get_tags(), f"agent:{agent.id}", f"mode:{plan.mode}"})
     async with run_client() as client:
         await client.update_flow_run(flow_run_id, name=f"{agent.name} · {plan.mode}", tags=tags)
+
+
+def _types_secrets(plan: RunPlan) -> bool:
+    """Whether a browser action of the plan uses a secret (its trace then has no screencast)."""
+    return any(
+        isinstance(step.actions[index], BrowserAction) for step in plan.steps for index in step.secret_actions
+    )
 
 
 def _browser_slot(limit_name: str) -> Callable[[], AbstractAsyncContextManager[None]]:

@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,10 @@ _IDEMPOTENCY_NAMESPACE = uuid.UUID("6d1f1c2e-4b53-4e0f-9a39-1c6b1a0c7e55")
 DEFAULT_TIMEOUT_MS = 30_000
 MAX_RETRY_AFTER_SECONDS = 30.0
 MAX_RETRY_AFTER_ROUNDS = 3
+MAX_REDIRECTS = 20
+
+UrlGuard = Callable[[str], None]
+"""Raises (``UnsafeAction``) when the request may not go to that URL: a secret bound to other hosts."""
 
 
 def idempotency_key(flow_run_id: uuid.UUID | str, chunk_id: uuid.UUID | str, action_index: int) -> str:
@@ -53,10 +58,16 @@ class HttpResult:
         }
 
 
-async def run_http_action(action: HttpAction, client: httpx.AsyncClient, *, key: str) -> HttpResult:
+async def run_http_action(
+    action: HttpAction, client: httpx.AsyncClient, *, key: str, guard: UrlGuard | None = None
+) -> HttpResult:
     """Send one rendered ``http`` action.
 
+    ``guard`` is asked about the URL before anything is sent, and about every redirect before it is
+    followed (a 307 would resend the headers and body, secrets included, to wherever it points).
+
     Raises:
+        UnsafeAction: ``guard`` refused the URL or a redirect; nothing was sent there.
         HttpActionFailed: an unexpected status, or no connection.
         ActionTimeout: no answer within the action's timeout.
     """
@@ -72,7 +83,7 @@ async def run_http_action(action: HttpAction, client: httpx.AsyncClient, *, key:
     url = action.url
     for round_number in range(MAX_RETRY_AFTER_ROUNDS + 1):
         try:
-            response = await client.request(action.method, url, **kwargs)
+            response = await _send(client, action.method, url, kwargs, guard)
         except httpx.TimeoutException as e:
             raise ActionTimeout(f"{action.method} {_safe_url(url)}: no answer within {timeout:g} s") from e
         except httpx.HTTPError as e:
@@ -103,6 +114,23 @@ async def run_http_action(action: HttpAction, client: httpx.AsyncClient, *, key:
             details={"status": response.status_code},
         )
     return HttpResult(status=response.status_code, body=_body(response))
+
+
+async def _send(
+    client: httpx.AsyncClient, method: str, url: str, kwargs: dict[str, Any], guard: UrlGuard | None
+) -> httpx.Response:
+    """One request, its redirects followed here (not by httpx) when ``guard`` must see each hop."""
+    if guard is None:
+        return await client.request(method, url, **kwargs)
+    guard(url)
+    response = await client.request(method, url, follow_redirects=False, **kwargs)
+    for _ in range(MAX_REDIRECTS):
+        following = response.next_request
+        if following is None:
+            break
+        guard(str(following.url))
+        response = await client.send(following, follow_redirects=False)
+    return response
 
 
 def _expected(action: HttpAction, status: int) -> bool:

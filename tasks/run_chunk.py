@@ -25,11 +25,12 @@ from tasks.browser.actions import (
     run_sleep,
     screenshot_page,
 )
-from tasks.errors import ActionError
-from tasks.http import idempotency_key, run_http_action
+from tasks.errors import ActionError, UnsafeAction
+from tasks.http import UrlGuard, idempotency_key, run_http_action
 from tasks.runtime import AttemptRecord, RunRuntime
+from tasks.secrets import secrets_in
 from tasks.steps import ChunkResult, ChunkStep
-from tasks.templating import render
+from tasks.templating import references, render
 
 __all__ = ["run_chunk"]
 
@@ -107,7 +108,8 @@ async def _run_action(step: ChunkStep, index: int, action: Action, runtime: RunR
         return await run_sleep(rendered)
     if isinstance(rendered, HttpAction):
         key = idempotency_key(runtime.flow_run_id, step.chunk_id, index)
-        answer = await run_http_action(rendered, runtime.http, key=key)
+        guard = _secret_guard(step, index, action, rendered, runtime)
+        answer = await run_http_action(rendered, runtime.http, key=key, guard=guard)
         if rendered.var:
             runtime.templates.vars[rendered.var] = answer.as_var()
             return Outcome(var=(rendered.var, answer.as_var()))
@@ -126,6 +128,41 @@ async def _run_action(step: ChunkStep, index: int, action: Action, runtime: RunR
     if outcome.var is not None:
         runtime.templates.vars[outcome.var[0]] = outcome.var[1]
     return outcome
+
+
+def _secret_guard(
+    step: ChunkStep, index: int, action: Action, rendered: HttpAction, runtime: RunRuntime
+) -> UrlGuard | None:
+    """A check of every URL the request goes to, when it carries a secret bound to some hosts.
+
+    A secret counts as carried when the action's templates name it, or when its value shows in the
+    rendered request (it came in through a var).
+    """
+    bindings = runtime.secret_hosts
+    if not bindings:
+        return None
+    named = {
+        r.name
+        for r in references(action.model_dump(by_alias=True, exclude={"type"}))
+        if r.namespace == "secrets"
+    }
+    bound_values = {n: v for n, v in runtime.templates.secrets.items() if n in bindings}
+    found = secrets_in(rendered.model_dump(by_alias=True, exclude_none=True), bound_values)
+    carried = sorted((named | found) & set(bindings))
+    if not carried:
+        return None
+
+    def guard(url: str) -> None:
+        for name in carried:
+            if not bindings[name].allows(url):
+                raise UnsafeAction(
+                    f"{step.label}, action {index + 1} (http): refused before sending: "
+                    f"{bindings[name].refusal(url)}",
+                    action_index=index,
+                    action_type="http",
+                )
+
+    return guard
 
 
 def _render(action: Action, runtime: RunRuntime) -> Action:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tasks.masking import SecretMasker
+from tasks.secrets import HostBinding
 from tasks.templating import TemplateContext
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class RunRuntime:
     sensitive_locators: list[Any] = field(default_factory=list)
     """Playwright locators of elements that received a secret (masked in screenshots)."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    secret_hosts: dict[str, HostBinding] = field(default_factory=dict)
+    """Secret name → the hosts it may be sent to (secrets without a binding are not listed)."""
 
     def next_attempt(self, order: int) -> int:
         self.attempts[order] = self.attempts.get(order, 0) + 1

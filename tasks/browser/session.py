@@ -143,6 +143,9 @@ class RunBrowser:
     start_url: str | None = None
     """Where the page opens when the run starts from the middle (the saved session's URL)."""
     trace: bool = False
+    trace_screenshots: bool = True
+    """Record the screencast in traces. Off for runs that type secrets into pages: its frames show
+    what a text field holds, and unlike screenshots they cannot be masked or scrubbed."""
     context_options: dict[str, Any] = field(default_factory=dict)
     slot: Callable[[], AbstractAsyncContextManager[Any]] | None = None
     """Held while the run has a browser: a Prefect global concurrency limit on browsers."""
@@ -167,7 +170,9 @@ class RunBrowser:
                 options["storage_state"] = self.storage_state
             self._context = await browser.new_context(**options)
             if self.trace:
-                await self._context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                await self._context.tracing.start(
+                    screenshots=self.trace_screenshots, snapshots=True, sources=False
+                )
             self._page = await self._context.new_page()
             if self.start_url and self.start_url != "about:blank":
                 await self._page.goto(self.start_url)

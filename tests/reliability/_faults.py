@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from tests.conftest import require
 from tests.factories import LOOM
@@ -64,16 +64,19 @@ class FaultSite:
     def app(self) -> FastAPI:
         app = FastAPI()
 
-        @app.get("/login", response_class=HTMLResponse)
+        @app.get("/login")
         async def login(user: str) -> Response:
-            """Signs ``user`` in: a fresh random session cookie, valid only on this site."""
+            """Signs ``user`` in: a fresh random session cookie, valid only on this site; then /home."""
             token = secrets.token_hex(16)
             self.sessions[token] = user
-            page = HTMLResponse(
-                f"<h1>Welcome</h1><p id='who'>{user}</p><a id='members' href='/members'>m</a>"
-            )
+            page = RedirectResponse("/home", status_code=303)
             page.set_cookie("sid", token, httponly=True)
             return page
+
+        @app.get("/home", response_class=HTMLResponse)
+        async def home(request: Request) -> Response:
+            user = self.sessions.get(request.cookies.get("sid", ""), "nobody")
+            return HTMLResponse(f"<h1>Welcome</h1><p id='who'>{user}</p>")
 
         @app.get("/members", response_class=HTMLResponse)
         async def members(request: Request) -> Response:

@@ -11,11 +11,15 @@ has the plain kill-and-reconcile case; these go on to the resume).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +33,7 @@ from agents_store.models import ChunkStatus
 from agents_store.store import AgentStore, RunRecord, RunStatus
 from cli.background_server import serve_in_background
 from tests.helpers import AGENTCTL, agentctl, process_env, wait_for
-from tests.reliability._faults import FaultSite, import_agent, write_agent
+from tests.reliability._faults import FaultSite, PrivatePostgres, import_agent, private_postgres, write_agent
 
 pytestmark = [pytest.mark.slow]
 
@@ -248,4 +252,100 @@ def test_a_worker_flow_run_killed_mid_chunk_is_settled_and_a_worker_resumes_it(
     assert latest.status == RunStatus.COMPLETED
     assert latest.chunks == [2, 3]
     assert {"kind": "session", "from_run": str(record.flow_run_id), "after_chunk": 1} in latest.notes
+    store.close()
+
+
+# --------------------------------------------------------------------------- the store's database restarted
+
+
+@pytest.fixture(scope="module")
+def restartable_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this module's own (initdb in a temp folder, a free port)."""
+    with private_postgres() as server:
+        yield server
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelno, record.getMessage()))
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("how", ["fast", "immediate"])
+def test_a_store_database_restarted_mid_run_loses_no_status_write(
+    restartable_postgres: PrivatePostgres,
+    prefect_harness: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    fault_site: FaultSite,
+    how: str,
+) -> None:
+    """``pg_ctl stop -m fast|immediate`` when chunk 2 calls its hook, ``pg_ctl start`` 2.5 s later:
+    the chunks go on meanwhile, their status writes wait in the run's write queue and are retried
+    until the database is back, in order, and every chunk and the run record end as they truly did."""
+    from agents_store.documents import parse_definition
+    from agents_store.settings import get_settings
+    from flows.run_agent import run_agent
+    from tests.factories import LOOM
+
+    pg = restartable_postgres
+    monkeypatch.setenv("AGENTCTL_DATABASE_URL", pg.url)
+    monkeypatch.setenv("AGENTCTL_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    store = open_store(pg.url)
+    chunks = [
+        {
+            "name": f"Step {n}",
+            "actions": [{"type": "http", "url": f"{url}/hook/pg-{n}"}, {"type": "sleep", "seconds": 0.5}],
+        }
+        for n in range(1, 7)
+    ]
+    agent = store.create(
+        parse_definition(
+            {"name": f"Restart {how}", "loom_url": LOOM, "chunks": chunks, "settings": {"retries": 0}}
+        )
+    )
+    outage: dict[str, float] = {}
+
+    def restart_when_chunk_2_calls() -> None:
+        wait_for("chunk 2 to call its hook", lambda: fault_site.hook("pg-2"), timeout=60, every=0.02)
+        pg.stop(how)
+        outage["down"] = time.monotonic()
+        time.sleep(2.5)
+        outage["up"] = time.monotonic()
+        pg.start()
+
+    restarter = threading.Thread(target=restart_when_chunk_2_calls, daemon=True)
+    lines = _Lines()
+    state_logger = logging.getLogger("agentctl.state")
+    state_logger.addHandler(lines)
+    restarter.start()
+    try:
+        state = asyncio.run(run_agent(str(agent.id), return_state=True))  # type: ignore[call-overload]
+    finally:
+        restarter.join(60)
+        state_logger.removeHandler(lines)
+    assert state.is_completed(), state.message
+    during = [r.name for r in fault_site.received if outage["down"] <= r.at <= outage["up"]]
+    assert len(during) >= 2, f"chunks ran while the database was down: {during}"
+    warnings = [m for level, m in lines.lines if level == logging.WARNING and "store unavailable" in m]
+    assert warnings, "no write met the outage"
+    assert not [m for level, m in lines.lines if level >= logging.ERROR], lines.lines
+
+    saved = store.get(agent.id)
+    assert [c.status for c in saved.chunks] == [ChunkStatus.COMPLETED] * 6
+    assert [c.attempts for c in saved.chunks] == [1] * 6
+    assert all(c.error_details is None for c in saved.chunks)
+    flow_run_id = state.state_details.flow_run_id
+    assert all(c.last_run_id == flow_run_id for c in saved.chunks)
+    record = store.get_run(flow_run_id)
+    assert record.status == RunStatus.COMPLETED
+    assert record.finished_at is not None
+    assert record.error is None
     store.close()

@@ -12,6 +12,7 @@ has the plain kill-and-reconcile case; these go on to the resume).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -108,7 +109,7 @@ def _killable_run(store: AgentStore, home: Path, agent_id: str, site: FaultSite)
         session = home / "runs" / str(runs[0].flow_run_id) / "session-after-01.json"
         return runs[0] if session.is_file() else None
 
-    record: RunRecord = wait_for("chunk 2 to hang, signed in", ready, timeout=120)
+    record: RunRecord = wait_for("chunk 2 to hang, signed in", ready, timeout=180)
     return record
 
 
@@ -349,3 +350,83 @@ def test_a_store_database_restarted_mid_run_loses_no_status_write(
     assert record.finished_at is not None
     assert record.error is None
     store.close()
+
+
+def _processes_with_env(name: str, value: str) -> list[int]:
+    """Processes whose environment has ``name=value`` (a Prefect server left behind, say)."""
+    found = []
+    needle = f"{name}={value}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(420)
+def test_agentctl_run_killed_in_embedded_mode_is_settled_and_resumed(
+    tmp_path: Path, chromium: str, url: str, fault_site: FaultSite
+) -> None:
+    """No PREFECT_API_URL: the run's Prefect is a temporary server agentctl starts. Killed with
+    SIGKILL mid-chunk, the next command (its own temporary server on the same Prefect database)
+    settles the run as Crashed there and in the store, and the resume finishes it signed in."""
+    env = process_env(tmp_path, "")
+    env.pop("PREFECT_API_URL")
+    agent_id = import_agent(env, write_agent(tmp_path, signed_in_agent(url)))
+    store = open_store(env["AGENTCTL_DATABASE_URL"])
+    home = Path(env["AGENTCTL_HOME"])
+    fault_site.hold_members = True
+    out = tmp_path / "run.log"
+    run = subprocess.Popen(
+        [AGENTCTL, "run", agent_id], env=env, stdout=out.open("w"), stderr=subprocess.STDOUT
+    )
+    try:
+        try:
+            record = _killable_run(store, home, agent_id, fault_site)
+        except AssertionError:
+            raise AssertionError(out.read_text()[-3000:]) from None
+        os.kill(run.pid, signal.SIGKILL)
+        assert run.wait(10) == -signal.SIGKILL
+    finally:
+        run.kill()
+
+    def children_left() -> dict[int, str]:
+        found = _processes_with_env("PREFECT_HOME", env["PREFECT_HOME"])
+        return {pid: _cmdline(pid) for pid in found if pid != run.pid and Path(f"/proc/{pid}").exists()}
+
+    def browser_left() -> bool:
+        return any("chromium" in c or "playwright" in c for c in children_left().values())
+
+    # the browser goes with its Playwright driver, which sees its parent's pipe close
+    with contextlib.suppress(AssertionError):
+        wait_for("the browser and its driver to go", lambda: not browser_left(), 20)
+    orphans = children_left()
+    for pid in orphans:  # clean up after the kill: whatever the killed run started and could not stop
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    listed = json.loads(agentctl(env, "runs", "--json").stdout)
+    assert listed[0]["status"] == "Crashed"
+    assert f"pid {run.pid} on " in listed[0]["error"]
+    assert _statuses(store, agent_id) == [ChunkStatus.COMPLETED, ChunkStatus.FAILED, ChunkStatus.NOT_STARTED]
+    assert store.stuck_chunks() == []
+    fault_site.hold_members = False
+    resumed = agentctl(env, "run", agent_id, "--from-chunk", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    assert _statuses(store, agent_id) == [ChunkStatus.COMPLETED] * 3
+    assert len(fault_site.sessions) == 1, "the resume signed in again"
+    logs = agentctl(env, "logs", str(record.flow_run_id))  # Prefect's database kept the killed run
+    assert logs.returncode == 0, logs.stderr
+    # Known gap (reported): Prefect's temporary server of a SIGKILLed run outlives it; nothing else does
+    assert [c for c in orphans.values() if "prefect.server" not in c] == [], orphans
+    store.close()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:160]
+    except OSError:
+        return "?"

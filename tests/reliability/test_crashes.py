@@ -367,7 +367,7 @@ def _processes_with_env(name: str, value: str) -> list[int]:
 
 
 @pytest.mark.browser
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 def test_agentctl_run_killed_in_embedded_mode_is_settled_and_resumed(
     tmp_path: Path, chromium: str, url: str, fault_site: FaultSite
 ) -> None:

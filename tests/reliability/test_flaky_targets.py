@@ -89,6 +89,7 @@ def _seconds_between(details: dict[str, Any]) -> list[float]:
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_elements_that_render_late_within_the_timeout_are_waited_for(
     store: AgentStore, run_flow: RunFlow, url: str, chromium: str
 ) -> None:
@@ -177,6 +178,7 @@ def test_an_element_later_than_the_timeout_fails_each_attempt_with_a_clear_messa
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_an_element_that_moves_while_being_clicked(
     store: AgentStore, run_flow: RunFlow, url: str, chromium: str
 ) -> None:

@@ -13,6 +13,10 @@ from typing import Annotated
 # Offline by default, before anything imports Prefect: no analytics, no telemetry calls.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Embedded mode starts a temporary Prefect server per command; Prefect gives it 20 s, which a busy
+# machine overruns (seen in the crash tests: the command after a killed run failed with "Timed out
+# while attempting to connect to ephemeral Prefect API server"). A slow start beats a failed command.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 import typer
 

@@ -177,6 +177,7 @@ class RunExecutor:
                 step.order,
                 dict(runtime.templates.vars),
                 runtime.masker,
+                url=runtime.browser.url,  # now, before the next chunk navigates away
             )
         )
 

@@ -48,8 +48,14 @@ async def save_session(
     after_order: int,
     vars_: dict[str, Any],
     masker: SecretMasker,
+    url: str | None = None,
 ) -> Path | None:
-    """Write the session as it is after chunk ``after_order`` (nothing when no browser ran yet)."""
+    """Write the session as it is after chunk ``after_order`` (nothing when no browser ran yet).
+
+    ``url`` is the page's URL when the chunk ended: the save runs while the next chunk starts, so
+    the page may already be elsewhere when it is read here (a resume would then start on the next
+    chunk's page, not where chunk ``after_order`` left it).
+    """
     from playwright.async_api import Error as PlaywrightError
 
     if not browser.started or browser.context is None:
@@ -61,7 +67,7 @@ async def save_session(
         logger.debug("no session saved after chunk %s: %s", after_order, e)
         return None
     path = session_file(runs_dir, run_id, after_order)
-    payload = {"storage_state": state, "url": page.url, "vars": masker.mask_data(vars_)}
+    payload = {"storage_state": state, "url": url or page.url, "vars": masker.mask_data(vars_)}
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -207,8 +207,10 @@ async def _act(
                 selector_tried=selectors_of(action.selector),
                 page_url=ctx.page.url,
             ) from e
+        why = _why_stuck(e)
         raise ActionTimeout(
-            f"{action.type} on {selector!r} did not complete in {timeout:.0f} ms: {_first_line(e)}",
+            f"{action.type} on {selector!r} did not complete in {timeout:.0f} ms: {_first_line(e)}"
+            + (f" ({why})" if why else ""),
             selector_tried=selectors_of(action.selector),
             page_url=ctx.page.url,
         ) from e
@@ -223,6 +225,20 @@ async def _act(
 
 def _timeout(action: Any, ctx: BrowserActionContext) -> float:
     return float(getattr(action, "timeout_ms", None) or ctx.timeout_ms)
+
+
+_STUCK = re.compile(r"^\s*-\s*((?:element is (?:not|outside)|.*intercepts pointer events).*)$", re.MULTILINE)
+
+
+def _why_stuck(error: BaseException) -> str | None:
+    """What Playwright last waited for ("element is not stable", "… intercepts pointer events").
+
+    Playwright says it only in the call log of its timeout, which ``_first_line`` drops; without
+    it an ``ActionTimeout`` reads "Timeout 1000ms exceeded" and does not say why the element was
+    not usable (moving, hidden, disabled, covered).
+    """
+    found = _STUCK.findall(str(error))
+    return str(found[-1]).strip()[:200] if found else None
 
 
 def _first_line(error: BaseException) -> str:

@@ -182,6 +182,11 @@ class RunBrowser:
     def context(self) -> BrowserContext | None:
         return self._context
 
+    @property
+    def url(self) -> str | None:
+        """The page's URL now, without waiting (None before the browser started)."""
+        return self._page.url if self._page is not None else None
+
     async def close(self) -> None:
         try:
             if self._context is not None:

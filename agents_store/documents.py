@@ -243,10 +243,10 @@ def _describe(detail: ErrorDetails, data: Any) -> str:
 
 
 def _field_part(part: Any) -> str:
-    """One step of a field path; a key with spaces, newlines or nothing printable is quoted, so that
-    the message stays one readable line."""
+    """One step of a field path; an empty key or one with a newline or control character is quoted,
+    so that the message stays one readable line."""
     text = str(part)
-    plain = text and text.isprintable() and not any(c.isspace() for c in text)
+    plain = text and text.isprintable()
     return text if plain else repr(text)
 
 
@@ -387,4 +387,16 @@ def _represent_flow(dumper: yaml.SafeDumper, data: _FlowMapping) -> yaml.Node:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
 
 
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    """Text with a Unicode line break (NEL, LS, PS) in double quotes, where PyYAML escapes them.
+
+    Written raw (plain or single-quoted), YAML reads them back as line breaks folded to a space, and
+    the agent would not come back as it was exported.
+    """
+    if any(c in data for c in "\x85\u2028\u2029"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+    return dumper.represent_str(data)
+
+
 _StableDumper.add_representer(_FlowMapping, _represent_flow)
+_StableDumper.add_representer(str, _represent_str)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -38,18 +38,21 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The dashboard on a SQLite store holding one agent, served by uvicorn in token mode."""
+def fuzz_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteStore]:
     folder: Path = tmp_path_factory.mktemp("fuzz-api")
     store = SqliteStore(f"sqlite:///{folder / 'fuzz.db'}")
     store.create(parse_definition(agent_doc("Fuzzed", chunks=2)))
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(fuzz_store: SqliteStore) -> Iterator[str]:
+    """The dashboard on a SQLite store holding one agent, served by uvicorn in token mode."""
     get_settings.cache_clear()
-    app = create_app(store, settings=get_settings(), access=AccessSettings(dashboard_token=TOKEN))  # type: ignore[arg-type]
-    try:
-        with serve_in_background(app) as url:
-            yield url
-    finally:
-        store.close()
+    access = AccessSettings(dashboard_token=TOKEN)  # type: ignore[arg-type]
+    with serve_in_background(create_app(fuzz_store, settings=get_settings(), access=access)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -87,5 +90,32 @@ def test_api_answers_every_generated_request_as_documented(
 ) -> None:
     case = data.draw(api_schema.as_strategy(generation_mode=mode), label="case")
     response = case.call(base_url=dashboard_server, headers=AUTH, timeout=30)
+    case.validate_response(response, checks=CHECKS)
+    error_shape(response)
+
+
+# Operations that reach outside the test: a run starts a Prefect flow, an export calls GitHub.
+_OUTSIDE = {("POST", "/api/agents/{agent_id}/runs"), ("POST", "/api/agents/{agent_id}/exports/github")}
+
+
+@pytest.mark.slow
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_api_on_an_existing_agent_answers_as_documented(
+    api_schema: Any, dashboard_server: str, fuzz_store: SqliteStore, data: st.DataObject
+) -> None:
+    """Generated requests aimed at a real agent and chunk (random ids only ever meet a 404)."""
+    mode = data.draw(st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]), label="mode")
+    case = data.draw(api_schema.as_strategy(generation_mode=mode), label="case")
+    if (case.method.upper(), case.path) in _OUTSIDE:
+        return
+    agent = fuzz_store.create(parse_definition(agent_doc("Target", chunks=3)))
+    ids = {"agent_id": str(agent.id), "chunk_id": str(agent.chunks[1].id)}
+    parameters = case.path_parameters or {}
+    for name, value in ids.items():
+        if name in parameters and data.draw(st.booleans(), label=f"real {name}"):
+            parameters[name] = value
+    response = case.call(base_url=dashboard_server, headers=AUTH, timeout=30)
+    event(f"{case.method} {case.path} -> {response.status_code}")
     case.validate_response(response, checks=CHECKS)
     error_shape(response)

@@ -7,7 +7,6 @@ Imported by the ``test_*`` modules of this folder (no ``conftest.py``: the folde
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -332,10 +331,6 @@ yaml_garbage = st.one_of(
         ]
     ),
 )
-
-
-def new_ids() -> str:
-    return uuid.uuid4().hex[:8]
 
 
 __all__ = [

@@ -36,13 +36,12 @@ from tests.dashboard.conftest import (
     JWT_SECRET,
     TOKEN,
     AppFactory,
-    agent_yaml,
     client_for,
     make_app,
     store,
     supabase_jwt,
 )
-from tests.factories import LOOM, agent_doc
+from tests.factories import agent_doc
 
 __all__ = ["make_app", "store"]  # fixtures, imported for pytest
 
@@ -422,6 +421,3 @@ async def test_hostile_names_render_inert_in_chromium(
         finally:
             await browser.close()
     assert dialogs == []
-
-
-__all__ += ["BOB", "LOOM", "agent_yaml"]

@@ -99,7 +99,18 @@ def _one_line(text: str) -> str:
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one, and flow
+    collections (``[``, ``{``) nested deeper than ``MAX_DOCUMENT_DEPTH``."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        """Refuse deep flow nesting as the scanner meets it: PyYAML's scanner does work per open
+        level for every token, so ``[[[[…`` took time quadratic in the depth (seconds for 5,000
+        levels, hours for a 20 MB file) before any recursion limit was reached."""
+        if self.flow_level >= MAX_DOCUMENT_DEPTH:
+            raise yaml.scanner.ScannerError(
+                None, None, f"nested more than {MAX_DOCUMENT_DEPTH} levels deep", self.get_mark()
+            )
+        super().fetch_flow_collection_start(TokenClass)
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:

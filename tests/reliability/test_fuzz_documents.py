@@ -106,14 +106,14 @@ def test_hostile_yaml_is_refused_quickly() -> None:
         "int and text key": head + action % "{1: a, '1': b}",
         "list key": head + action % "{[1, 2]: a}",
         "nan": head + "params: {p: .nan}\n",
-        "deep json": '{"name": "x", "loom_url": "u", "params": ' + "[" * 2_000 + "]" * 2_000 + "}",
-        "deep yaml": head + "params: " + "[" * 2_000 + "]" * 2_000 + "\n",
+        "deep json": '{"name": "x", "loom_url": "u", "params": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        "deep yaml": head + "params: " + "[" * 100_000 + "]" * 100_000 + "\n",
         "unicode escape NUL": json.dumps({"name": "a\x00b", "loom_url": "u"}),
     }
     for name, text in cases.items():
         started = time.monotonic()
         assert _refused(text) is not None, name
-        assert time.monotonic() - started < 5, f"{name}: took {time.monotonic() - started:.1f}s"
+        assert time.monotonic() - started < 2, f"{name}: took {time.monotonic() - started:.1f}s"
 
 
 # --------------------------------------------------------------------------- the stores

@@ -9,6 +9,7 @@ message names where and what.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -32,6 +33,9 @@ __all__ = [
 DocumentFormat = Literal["yaml", "json"]
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+MAX_DOCUMENT_NODES = 2_000_000
+"""Values in a document once YAML aliases are expanded: a few lines of aliases can stand for billions."""
+MAX_DOCUMENT_DEPTH = 64
 
 
 # --------------------------------------------------------------------------- reading
@@ -73,26 +77,50 @@ def _parse_text(text: str) -> Any:
     if text.lstrip().startswith(("{", "[")):
         try:
             return json.loads(text)
+        except RecursionError as e:
+            raise InvalidAgent(f"the document nests more than {MAX_DOCUMENT_DEPTH} levels deep") from e
         except json.JSONDecodeError as e:
             raise InvalidAgent(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError as e:  # PyYAML composes nested collections recursively
+        raise InvalidAgent(f"the document nests more than {MAX_DOCUMENT_DEPTH} levels deep") from e
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidAgent(f"malformed YAML{where}: {e.problem or e}") from e
-    except yaml.YAMLError as e:
-        raise InvalidAgent(f"malformed YAML: {e}") from e
+        raise InvalidAgent(f"malformed YAML{where}: {_one_line(str(e.problem or e))}") from e
+    except yaml.YAMLError as e:  # e.g. a control character: PyYAML's message spans two lines
+        raise InvalidAgent(f"malformed YAML: {_one_line(str(e))}") from e
+
+
+def _one_line(text: str) -> str:
+    """An error is one line (the CLI prints it so): whitespace runs, newlines included, become a space."""
+    return " ".join(text.split())
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one, and flow
+    collections (``[``, ``{``) nested deeper than ``MAX_DOCUMENT_DEPTH``."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803 - PyYAML's name
+        """Refuse deep flow nesting as the scanner meets it: PyYAML's scanner does work per open
+        level for every token, so ``[[[[…`` took time quadratic in the depth (seconds for 5,000
+        levels, hours for a 20 MB file) before any recursion limit was reached."""
+        if self.flow_level >= MAX_DOCUMENT_DEPTH:
+            raise yaml.scanner.ScannerError(
+                None, None, f"nested more than {MAX_DOCUMENT_DEPTH} levels deep", self.get_mark()
+            )
+        super().fetch_flow_collection_start(TokenClass)
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        if not isinstance(key, str | int | float | bool | None):  # e.g. a list as a key: unhashable
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be text, not a list or a mapping", key_node.start_mark
+            )
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
@@ -117,10 +145,81 @@ def parse_definition(data: Any) -> AgentDefinition:
     version = data.get("schema_version", 1)
     if version != 1:
         raise InvalidAgent(f"schema_version: {version!r} is not supported (this agentctl reads 1)")
+    problem = _unstorable(data)
+    if problem is not None:
+        path, message = problem
+        detail: Any = {"loc": tuple(path), "type": "value_error", "msg": message}
+        raise InvalidAgent(_describe(detail, data))
     try:
         return AgentDefinition.model_validate(data)
     except ValidationError as e:
         raise format_validation_error(e, data) from e
+
+
+def _unstorable(data: Any) -> tuple[list[str | int], str] | None:
+    """The first value no store can keep, with its path: the document must be plain JSON data.
+
+    YAML reads more than JSON holds — dates, binary, sets, non-text keys, ``.nan``, anchors that
+    refer to themselves or expand a few lines into billions of values — and JSON escapes carry NUL
+    characters and lone surrogates that PostgreSQL refuses. Each passed validation and then failed
+    in the store with a ``TypeError`` or a database error (or never finished); refusing them here
+    gives one ``InvalidAgent`` naming the place, on every backend alike.
+
+    Linear in the distinct values: a collection shared through aliases is checked and counted once.
+    """
+    sizes: dict[int, int] = {}
+    open_ids: set[int] = set()
+
+    def walk(value: Any, path: list[str | int]) -> tuple[list[str | int], str] | None:
+        if isinstance(value, str):
+            return _bad_text(value, path)
+        if value is None or isinstance(value, bool | int):
+            return None
+        if isinstance(value, float):
+            return None if math.isfinite(value) else (path, f"{value} is not a number a store can keep")
+        if not isinstance(value, dict | list):
+            kind = type(value).__name__
+            return path, f"the value is a {kind} to YAML; write it in quotes to keep it as text"
+        if len(path) >= MAX_DOCUMENT_DEPTH:
+            return path, f"nested more than {MAX_DOCUMENT_DEPTH} levels deep"
+        if id(value) in open_ids:
+            return path, "a YAML alias refers to the value that holds it"
+        if id(value) in sizes:
+            return None  # shared through an alias, and already checked
+        open_ids.add(id(value))
+        size = 1
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(value, dict):
+                if not isinstance(key, str):
+                    return path, f"the key {key!r} is not text; write it in quotes"
+                found = _bad_text(key, path)
+                if found is not None:
+                    return found
+            found = walk(item, [*path, key])
+            if found is not None:
+                return found
+            size += sizes.get(id(item), 1)
+            if size > MAX_DOCUMENT_NODES:
+                return [], (
+                    f"the document holds more than {MAX_DOCUMENT_NODES} values once its YAML aliases "
+                    "are expanded"
+                )
+        open_ids.discard(id(value))
+        sizes[id(value)] = size
+        return None
+
+    return walk(data, [])
+
+
+def _bad_text(text: str, path: list[str | int]) -> tuple[list[str | int], str] | None:
+    if "\x00" in text:
+        return path, "holds a NUL character (\\u0000), which no store can keep"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return path, "holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which is not text"
+    return None
 
 
 def format_validation_error(error: ValidationError, data: Any) -> InvalidAgent:
@@ -148,10 +247,18 @@ def _describe(detail: ErrorDetails, data: Any) -> str:
             loc = loc[2:]
             if loc and loc[0] == kind:
                 loc = loc[1:]  # the union's tag, already named
-    field = ".".join(str(part) for part in loc)
+    field = ".".join(_field_part(part) for part in loc)
     message = _message(detail, field)
     prefix = ", ".join(where)
     return f"{prefix}: {message}" if prefix else message
+
+
+def _field_part(part: Any) -> str:
+    """One step of a field path; an empty key or one with a newline or control character is quoted,
+    so that the message stays one readable line."""
+    text = str(part)
+    plain = text and text.isprintable()
+    return text if plain else repr(text)
 
 
 def _message(detail: ErrorDetails, field: str) -> str:
@@ -178,10 +285,12 @@ def _chunk_label(chunk: Any, position: int) -> str:
         number = order if isinstance(order, int) and not isinstance(order, bool) else number
         raw_name = chunk.get("name")
         name = raw_name if isinstance(raw_name, str) and raw_name else None
-    return f'chunk {number} "{_short(name)}"' if name else f"chunk {number}"
+    return f'chunk {number} "{_short(name)}"' if name and _short(name) else f"chunk {number}"
 
 
 def _short(text: str, limit: int = 60) -> str:
+    """A name as a message quotes it: on one line (an error is one line), at most ``limit`` long."""
+    text = _one_line(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -289,4 +398,16 @@ def _represent_flow(dumper: yaml.SafeDumper, data: _FlowMapping) -> yaml.Node:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
 
 
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    """Text with a Unicode line break (NEL, LS, PS) in double quotes, where PyYAML escapes them.
+
+    Written raw (plain or single-quoted), YAML reads them back as line breaks folded to a space, and
+    the agent would not come back as it was exported.
+    """
+    if any(c in data for c in "\x85\u2028\u2029"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
+    return dumper.represent_str(data)
+
+
 _StableDumper.add_representer(_FlowMapping, _represent_flow)
+_StableDumper.add_representer(str, _represent_str)

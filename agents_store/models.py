@@ -116,10 +116,12 @@ SelectorStr = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Selector = SelectorStr | Annotated[list[SelectorStr], Field(min_length=1, max_length=20)]
 TimeoutMs = Annotated[int, Field(gt=0, le=600_000)]
 
-_VIDEO_TIME = re.compile(r"^(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)$")
+# \Z, not $: "$" also matches before a final newline, and "00:12\n" or a Loom URL with a newline
+# would pass and be stored.
+_VIDEO_TIME = re.compile(r"^(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)\Z")
 _LOOM_URL = re.compile(
     r"^https://(?:www\.)?loom\.com/(?P<kind>share|embed)/(?:[A-Za-z0-9-]*-)?(?P<id>[0-9a-f]{32})"
-    r"(?:[?#][^\s]*)?$"
+    r"(?:[?#][^\s]*)?\Z"
 )
 
 

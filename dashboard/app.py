@@ -30,7 +30,7 @@ from dashboard import (
 from dashboard.auth import Authenticator
 from dashboard.config import AccessSettings, is_loopback, require_safe_binding
 from dashboard.deps import Dashboard, User
-from dashboard.errors import install_error_handlers
+from dashboard.errors import error_responses, install_error_handlers
 from dashboard.runner import RunLauncher
 from dashboard.security import SecurityHeaders
 
@@ -73,6 +73,10 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        # What any operation can answer, documented once with the error shape: a body that is not
+        # JSON or a host name refused (400), no sign-in (401), a path or query parameter of the wrong
+        # form (422), the database unreachable (503). The API fuzz test found them undocumented.
+        responses=error_responses(400, 401, 422, 503),
     )
     app.state.dashboard = Dashboard(
         store=store,

@@ -155,8 +155,11 @@ def _body_of(exc: Exception) -> tuple[int, ErrorBody, dict[str, str] | None]:
         body = ErrorBody(code=code, message=str(exc), field=_field_of(exc), problems=problems)
         return status, body, None
     if isinstance(exc, StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return exc.status_code, ErrorBody(code=code, message=str(exc.detail)), None
+        # 400: FastAPI could not parse the body (not JSON); problems as in every other error.
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
+        message = str(exc.detail)
+        return exc.status_code, ErrorBody(code=code, message=message, problems=[message]), None
     return 500, ErrorBody(code="internal", message="internal error: see the dashboard's log"), None
 
 

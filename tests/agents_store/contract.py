@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from agents_store.errors import (
     VersionConflict,
     VersionNotFound,
 )
-from agents_store.models import AgentStatus, Chunk, ChunkStatus
+from agents_store.models import Agent, AgentStatus, Chunk, ChunkStatus
 from agents_store.settings import LOCAL_USER_ID
 from agents_store.store import AgentQuery, AgentStore, ExportRecord, RunRecord, RunStatus, Schedule
 from tests.factories import agent_doc, chunk_doc, definition
@@ -129,28 +130,53 @@ class StoreContract:
         assert forced.version == 2
 
     def test_concurrent_writers_exactly_one_wins(self, store: AgentStore) -> None:
+        """Two threads save different documents at the same version: one wins whole, one conflicts.
+
+        Each writer's document has its own chunk count, names and actions, so a lost chunk or a mix of
+        the two documents would show in the loaded agent. Several rounds, for more chances to interleave.
+        """
         agent = store.create(definition("Race", chunks=5))
-        outcomes: list[str] = []
-        barrier = threading.Barrier(2)
+        for round_ in range(5):
+            current = store.get(agent.id)
+            docs = {
+                name: agent_doc(f"{name} {round_}", chunks=count)
+                for name, count in (("a", 3 + round_), ("b", 7 + round_))
+            }
+            for name, doc in docs.items():
+                for chunk in doc["chunks"]:
+                    chunk["name"] = f"{name}: {chunk['name']}"
+                    chunk["actions"] = [{"type": "click", "selector": f"#{name}-{round_}"}]
+            outcomes: dict[str, str] = {}
+            barrier = threading.Barrier(2)
 
-        def writer(name: str) -> None:
-            barrier.wait()
-            try:
-                store.save(agent.model_copy(update={"name": name}))
-                outcomes.append("won")
-            except VersionConflict:
-                outcomes.append("conflict")
+            def writer(
+                name: str,
+                current: Agent = current,
+                docs: dict[str, Any] = docs,
+                barrier: threading.Barrier = barrier,
+                outcomes: dict[str, str] = outcomes,
+            ) -> None:
+                edited = current.with_definition(parse_definition(docs[name]))
+                barrier.wait()
+                try:
+                    store.save(edited)
+                    outcomes[name] = "won"
+                except VersionConflict as e:
+                    outcomes[name] = f"conflict {e.expected}->{e.actual}"
 
-        threads = [threading.Thread(target=writer, args=(n,)) for n in ("a", "b")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert sorted(outcomes) == ["conflict", "won"]
-        final = store.get(agent.id)
-        assert final.version == 2
-        assert final.name in ("a", "b")
-        assert len(final.chunks) == 5
+            threads = [threading.Thread(target=writer, args=(n,)) for n in docs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            version = current.version
+            assert sorted(outcomes.values()) == [f"conflict {version}->{version + 1}", "won"], outcomes
+            [winner] = [name for name, outcome in outcomes.items() if outcome == "won"]
+            final = store.get(agent.id)
+            assert final.version == version + 1
+            assert dump_definition(final.definition()) == dump_definition(parse_definition(docs[winner]))
+            assert {c.name.split(":")[0] for c in final.chunks if c.name} == {winner}
+            assert len(store.list_versions(agent.id)) == version + 1
 
     def test_save_of_a_missing_agent(self, store: AgentStore) -> None:
         agent = store.create(definition("Gone"))

@@ -8,16 +8,23 @@ export DO_NOT_TRACK := 1
 # Recursively expanded, so it is looked up after bootstrap installed uv.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: demo test bench lint typecheck check setup
+.PHONY: demo test test-slow bench lint typecheck check setup
 
 demo:
 	@scripts/bootstrap.sh
 	@$(UV) run --no-sync agentctl demo
 
+# The suite CI runs (about 10 minutes on 2 cores): everything but the long end-to-end scenarios.
 test:
 	@scripts/bootstrap.sh --postgres
 	@$(MAKE) --no-print-directory check
-	$(UV) run --no-sync pytest
+	$(UV) run --no-sync pytest -m "not slow"
+
+# The long scenarios (`slow`: crashes, secrets in every mode, load, scale-out, fuzzing; about
+# 10 minutes more): run them before a release and after touching the engine, the store or the dashboard.
+test-slow:
+	@scripts/bootstrap.sh --postgres
+	$(UV) run --no-sync pytest -m slow
 
 # The benchmarks of docs/performance.md, one after another (about 10 minutes on 2 cores); each prints
 # its table and writes bench/results/<name>.json.

@@ -22,7 +22,7 @@ from tests.conftest import PG_ADMIN_URL, require
 from tests.factories import LOOM
 from tests.helpers import agentctl, process_env, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.browser, pytest.mark.timeout(360)]
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
 

@@ -22,8 +22,8 @@ def note_prefect_mode() -> None:
     _noted = True
     if embedded_mode():
         err_console.print(
-            "PREFECT_API_URL is not set: using Prefect's embedded mode (a temporary server, ~15 s to start). "
-            "Run `agentctl server` and export PREFECT_API_URL to keep a UI and start runs in ~1 s.",
+            "PREFECT_API_URL is not set: Prefect's embedded mode (a temporary server, 15-25 s to start)."
+            " Run `agentctl server` and export PREFECT_API_URL to keep a UI and skip that wait.",
             markup=False,
             style="dim",
         )

@@ -69,9 +69,13 @@ async def save_session(
     path = session_file(runs_dir, run_id, after_order)
     payload = {"storage_state": state, "url": url or page.url, "vars": masker.mask_data(vars_)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Written aside and renamed into place: a process killed mid-write (kill -9, the very case a
+    # saved session is for) leaves the previous file or none, never a truncated one.
+    partial = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(payload, handle)
+    os.replace(partial, path)
     return path
 
 
@@ -101,7 +105,13 @@ def find_session(
     for run_id in candidates:
         path = session_file(runs_dir, run_id, after_order)
         if path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as e:  # written by a version that did not save atomically
+                if run_ref is not None:
+                    raise ConfigError(f"--session-from: the session file {path} is unreadable: {e}") from e
+                logger.warning("skipping the unreadable session file %s: %s", path, e)
+                continue
             return SavedSession(
                 path, run_id, after_order, data["storage_state"], data.get("url"), data.get("vars", {})
             )

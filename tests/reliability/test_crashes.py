@@ -32,31 +32,12 @@ import pytest
 from agents_store.backends import open_store
 from agents_store.models import ChunkStatus
 from agents_store.store import AgentStore, RunRecord, RunStatus
-from cli.background_server import serve_in_background
 from tests.helpers import AGENTCTL, agentctl, process_env, wait_for
 from tests.reliability._faults import FaultSite, PrivatePostgres, import_agent, private_postgres, write_agent
 
 pytestmark = [pytest.mark.slow]
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
-
-
-@pytest.fixture(scope="module")
-def fault_server() -> Iterator[tuple[FaultSite, str]]:
-    site = FaultSite()
-    with serve_in_background(site.app()) as url:
-        yield site, url
-
-
-@pytest.fixture
-def fault_site(fault_server: tuple[FaultSite, str]) -> FaultSite:
-    fault_server[0].reset()
-    return fault_server[0]
-
-
-@pytest.fixture
-def url(fault_server: tuple[FaultSite, str]) -> str:
-    return fault_server[1]
 
 
 @pytest.fixture

@@ -23,29 +23,10 @@ from agents_store.documents import parse_definition
 from agents_store.models import Agent, ChunkStatus
 from agents_store.settings import get_settings
 from agents_store.store import AgentStore, RunStatus
-from cli.background_server import serve_in_background
 from tests.factories import LOOM
 from tests.reliability._faults import FaultSite
 
 RunFlow = Callable[..., Any]
-
-
-@pytest.fixture(scope="module")
-def fault_server() -> Iterator[tuple[FaultSite, str]]:
-    site = FaultSite()
-    with serve_in_background(site.app()) as url:
-        yield site, url
-
-
-@pytest.fixture
-def fault_site(fault_server: tuple[FaultSite, str]) -> FaultSite:
-    fault_server[0].reset()
-    return fault_server[0]
-
-
-@pytest.fixture
-def url(fault_server: tuple[FaultSite, str]) -> str:
-    return fault_server[1]
 
 
 @pytest.fixture

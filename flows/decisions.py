@@ -70,20 +70,28 @@ async def send_decision(flow_run_id: uuid.UUID, decision: dict[str, Any]) -> Non
 
     async with get_client() as client:
         # The store says "paused" a moment before Prefect does (the run records what it awaits, then
-        # pauses): give a running run a few seconds to get there.
+        # pauses), and Prefect marks the run Paused a moment before it saves the input's schema (its
+        # ``pause_flow_run`` proposes the state first): give the run a few seconds to get to both.
         deadline = asyncio.get_running_loop().time() + PAUSE_GRACE_SECONDS
         while True:
             try:
                 run = await client.read_flow_run(flow_run_id)
             except ObjectNotFound as e:
                 raise RunNotPaused(f"Prefect has no flow run {flow_run_id}") from e
+            late = asyncio.get_running_loop().time() > deadline
             if run.state and run.state.is_paused():
-                break
-            if not (run.state and run.state.is_running()) or asyncio.get_running_loop().time() > deadline:
+                result = await client.resume_flow_run(flow_run_id, run_input=decision)
+                if result.status.value == "ACCEPT":
+                    return
+                reason = getattr(result.details, "reason", None) or result.status.value
+                if late or not _schema_not_saved_yet(reason):
+                    raise RunNotPaused(f"Prefect refused to resume run {flow_run_id}: {reason}")
+            elif not (run.state and run.state.is_running()) or late:
                 state = run.state.name if run.state else "unknown"
                 raise RunNotPaused(f"run {flow_run_id} is not waiting for a decision (it is {state})")
             await asyncio.sleep(0.2)
-        result = await client.resume_flow_run(flow_run_id, run_input=decision)
-    if result.status.value != "ACCEPT":
-        reason = getattr(result.details, "reason", None) or result.status.value
-        raise RunNotPaused(f"Prefect refused to resume run {flow_run_id}: {reason}")
+
+
+def _schema_not_saved_yet(reason: str) -> bool:
+    """Prefect's answer to a resume that came between the Paused state and the schema's save."""
+    return "schema not found" in reason.lower()

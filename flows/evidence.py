@@ -6,6 +6,7 @@ files the run kept under ``$AGENTCTL_HOME/runs/<flow_run_id>/``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +71,12 @@ async def publish_run_artifacts(
             error += " fallback selectors used: " + ", ".join(f"`{_md(s)}`" for s in o.fallbacks.values())
         lines.append(f"| {_md(o.step.title)} | {o.status} | {o.attempts} | {duration} | {error} |")
     lines += ["", f"Files of this run: [{artifacts_dir}]({artifacts_dir.as_uri()})"]
-    await acreate_markdown_artifact(
-        markdown="\n".join(lines), key=_key(agent_id), description="agentctl run report"
+    await asyncio.gather(  # two independent API calls at the end of every run: one round trip of wait
+        acreate_markdown_artifact(
+            markdown="\n".join(lines), key=_key(agent_id), description="agentctl run report"
+        ),
+        acreate_table_artifact(table=rows, key=_key(agent_id) + "-table", description="chunks of this run"),
     )
-    await acreate_table_artifact(table=rows, key=_key(agent_id) + "-table", description="chunks of this run")
 
 
 def _md(text: str) -> str:

@@ -19,7 +19,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from prefect import flow
 from prefect.states import Cancelled
 
@@ -38,6 +37,7 @@ from flows.run_logs import attach_to_prefect
 from flows.state_sync import StoreSync
 from tasks.browser.session import RunBrowser, find_chromium
 from tasks.errors import TemplateError
+from tasks.http import action_client
 from tasks.masking import SecretMasker, masking_logs
 from tasks.runtime import RunRuntime
 from tasks.secrets import (
@@ -156,7 +156,7 @@ async def run_agent(
     )
     with masking_logs(masker):
         try:
-            async with httpx.AsyncClient(follow_redirects=True) as http:
+            async with action_client() as http:
                 runtime = RunRuntime(
                     flow_run_id=flow_run_id,
                     templates=TemplateContext(

@@ -312,8 +312,11 @@ class SqlAgentStore(AgentStore):
         if query.status is not None:
             conditions.append(agents.c.status == query.status.value)
         if query.text:
-            # ILIKE (lower() LIKE lower() on SQLite): on PostgreSQL it uses the trigram indexes.
             pattern = "%" + query.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            if self.engine.dialect.name == "postgresql":
+                # Candidates from the one trigram index over both columns (migration
+                # 20261125180000); the OR below keeps the meaning exact.
+                conditions.append(_SEARCH_TEXT.ilike(pattern, escape="\\"))
             conditions.append(
                 sa.or_(
                     agents.c.name.ilike(pattern, escape="\\"),
@@ -583,6 +586,14 @@ class SqlAgentStore(AgentStore):
 def _first_line(error: object) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+_SEARCH_TEXT: sa.ColumnElement[str] = agents.c.name.op("||")(sa.func.chr(sa.literal_column("10"))).op("||")(
+    sa.func.coalesce(agents.c.description, sa.literal_column("''"))
+)
+"""Exactly the expression of PostgreSQL's ``agents_search_trgm`` index. Literals, not parameters:
+the generic plan of a prepared statement (psycopg prepares after 5 runs) cannot match a parameter
+to the index's constant."""
 
 
 def _list_order(columns: Any, query: AgentQuery) -> list[sa.ColumnElement[Any]]:

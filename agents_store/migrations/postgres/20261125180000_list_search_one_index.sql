@@ -1,0 +1,15 @@
+-- Searching agent lists by text reads one trigram index over name and description together: with a
+-- trigram index per column, PostgreSQL read every agent (the OR of two ILIKEs, its estimate far off)
+-- twice per page, for the page and for the total: 16 ms at 10,000 agents, 1.8 ms with this index.
+-- The query filters on this expression to find candidates and keeps `name ILIKE x OR description
+-- ILIKE x` for the exact meaning (a match never spans the line break between the two).
+DROP INDEX public.agents_name_trgm;
+DROP INDEX public.agents_description_trgm;
+CREATE INDEX agents_search_trgm ON public.agents
+    USING gin ((name || chr(10) || coalesce(description, '')) gin_trgm_ops);
+
+-- Replacing the function keeps its grants.
+CREATE OR REPLACE FUNCTION public.agentctl_schema_version() RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+    SELECT '20261125180000_list_search_one_index'::text
+$$;

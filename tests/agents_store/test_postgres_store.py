@@ -62,7 +62,7 @@ def test_a_text_search_reads_the_trigram_index_and_keeps_its_exact_meaning(pg_st
     assert "agents_search_trgm" in plan, plan
     assert "Seq Scan on agents" not in plan, plan
     # "invoices\nTeam" is in the indexed text of agent 100 ("Agent 100 invoices" + "Team 26")...
-    assert pg_store.list_agents(AgentQuery(text="invoices Team")).total == 0
+    assert pg_store.list_agents(AgentQuery(text="invoices\nTeam")).total == 0
     # ...but neither its name nor its description contains it; each alone still matches.
     assert pg_store.list_agents(AgentQuery(text="Team 26")).total == len(
         [n for n in range(1, 5001) if n % 37 == 26]

@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,14 +50,17 @@ def pg_database() -> Iterator[str]:
 
 
 def _flush_run_logs() -> None:
-    """Send the last batched run log lines while the server is still there to take them."""
-    import logging
+    """Send the last batched run log lines and events while the server is still there to take them.
 
-    from prefect.logging.handlers import APILogHandler
+    Prefect's own flush waits 5 s at most: after a long run (1,000 chunks) the rest stayed queued,
+    and at exit its client retried them against the stopped server for a minute before giving up.
+    Draining waits only as long as the sending takes.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
 
-    for handler in logging.getLogger("prefect").handlers:
-        if isinstance(handler, APILogHandler):
-            handler.flush()
+    for service in (APILogWorker, EventsWorker):
+        service.drain_all(timeout=120)
 
 
 def median(values: list[float]) -> float:
@@ -91,3 +95,24 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     }
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+class Laps:
+    """Wall time of a benchmark's phases, printed as each ends and written under ``phase_seconds``.
+
+    ``make bench`` has to stay within minutes: these say where a run's time goes (set-up or
+    measurement), with the load average, since other work shares the machine's cores.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._since = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        """Ends the phase that started at the previous lap (or at creation)."""
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._since, 1)
+        print(
+            f"[phase] {name}: {now - self._since:.1f} s (load average {os.getloadavg()[0]:.1f})", flush=True
+        )
+        self._since = now

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from bench._common import prefect_server, print_table, write_results
+from bench._common import Laps, prefect_server, print_table, write_results
 from bench.engine import site
 from cli.background_server import serve_in_background
 
@@ -87,6 +87,7 @@ def main() -> None:
     base_env.pop("PREFECT_API_URL", None)
     base_env.pop("AGENTCTL_DATABASE_URL", None)
     results: dict[str, Any] = {}
+    laps = Laps()
     with serve_in_background(site()) as url:
         page = url + "/"
         doc = {
@@ -104,10 +105,12 @@ def main() -> None:
         agent_id = subprocess.run(
             [AGENTCTL, "import", str(path)], env=base_env, capture_output=True, text=True, check=True
         ).stdout.strip()
+        laps.done("start the site, import the agent")
 
         plain = [
             wall([sys.executable, "-c", PLAIN_SCRIPT, page, chromium], base_env) for _ in range(args.rounds)
         ]
+        laps.done(f"plain script × {args.rounds}")
         listing = [wall([AGENTCTL, "list"], base_env) for _ in range(args.rounds)]
         leaked = (
             subprocess.run(
@@ -127,12 +130,17 @@ def main() -> None:
             .stdout.strip()
             .splitlines()[-1]
         )
+        laps.done(f"agentctl list × {args.rounds}, its imports")
         embedded = [wall([AGENTCTL, "run", agent_id], base_env) for _ in range(args.embedded_rounds)]
+        laps.done(f"agentctl run, embedded × {args.embedded_rounds}")
         with prefect_server() as api_url:
+            laps.done("start a Prefect server")
             server_env = {**base_env, "PREFECT_API_URL": api_url}
             wall([AGENTCTL, "run", agent_id], server_env)  # the server's first run warms its caches
             served = [wall([AGENTCTL, "run", agent_id], server_env) for _ in range(args.rounds)]
+            laps.done(f"agentctl run, served × 1 + {args.rounds}")
             profile = import_profile(server_env, ["list"]), import_profile(server_env, ["run", agent_id])
+            laps.done("import profiles")
     base = statistics.median(plain)
     rows = [
         ["plain Playwright script (new process)", f"{base:.2f} s", "1.00", ""],
@@ -171,6 +179,7 @@ def main() -> None:
         "list_ms": round(statistics.median(listing) * 1000),
         "list_imports_prefect_or_playwright": leaked,
         "import_profile": {"list": profile[0], "run": profile[1]},
+        "phase_seconds": laps.seconds,
     }
     print(f"results: {write_results('cold_start', results)}")
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import pg_database, prefect_server, print_table, write_results
+from bench._common import Laps, pg_database, prefect_server, print_table, write_results
 from bench.engine import chunk_actions, site
 from cli.background_server import serve_in_background
 
@@ -73,7 +73,7 @@ class PeakMemory:
         self._thread.join()
 
 
-async def main_async(url: str, sizes: list[int], limit: int) -> list[dict[str, Any]]:
+async def main_async(url: str, sizes: list[int], limit: int, laps: Laps) -> list[dict[str, Any]]:
     from prefect import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
@@ -114,16 +114,19 @@ async def main_async(url: str, sizes: list[int], limit: int) -> list[dict[str, A
     async with shared_browser(headless=True, executable=find_chromium(get_settings().chromium)):
         with quiet_prefect_console():
             await run(str(agents[0].id))  # warm up
+            laps.done("create the agents, warm up")
             for n in sizes:
                 chosen = [str(a.id) for a in agents[:n]]
                 started = time.perf_counter()
                 for agent_id in chosen:
                     await run(agent_id)
                 sequential = time.perf_counter() - started
+                laps.done(f"{n} one after another")
                 with PeakMemory() as memory:
                     started = time.perf_counter()
                     await asyncio.gather(*(run(agent_id) for agent_id in chosen))
                     concurrent = time.perf_counter() - started
+                laps.done(f"{n} at once")
                 rows.append(
                     {
                         "agents": n,
@@ -151,8 +154,10 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     # Prefect's server on PostgreSQL, as docs/scaling.md sets it up for many runs at once: on SQLite
     # its writes queue behind one lock and concurrent flow-run creation answers 503.
+    laps = Laps()
     with serve_in_background(site()) as url, pg_database() as prefect_db, prefect_server(prefect_db):
-        rows = asyncio.run(main_async(url + "/", sizes, args.limit))
+        laps.done("start the site and the Prefect server")
+        rows = asyncio.run(main_async(url + "/", sizes, args.limit, laps))
     print_table(
         f"{CHUNKS}-chunk agents at once, one process, one Chromium (global limit {args.limit} browsers)",
         ["agents", "one after another", "at once", "chunks/s", "speed-up", "peak memory"],
@@ -168,7 +173,10 @@ def main() -> None:
             for r in rows
         ],
     )
-    path = write_results("concurrency", {"chunks_per_agent": CHUNKS, "limit": args.limit, "rows": rows})
+    path = write_results(
+        "concurrency",
+        {"chunks_per_agent": CHUNKS, "limit": args.limit, "rows": rows, "phase_seconds": laps.seconds},
+    )
     print(f"results: {path}")
 
 

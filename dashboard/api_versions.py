@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from agents_store.documents import dump_definition, parse_definition
 from agents_store.errors import InvalidAgent, VersionNotFound
@@ -15,6 +15,7 @@ from dashboard.api_agents import agent_detail
 from dashboard.deps import Ctx, Dashboard, User, owned_agent
 from dashboard.errors import error_responses
 from dashboard.schemas import (
+    MAX_VERSION,
     AgentOut,
     ChunkChangeOut,
     DiffOut,
@@ -101,7 +102,9 @@ def list_versions(ctx: Ctx, user: User, agent_id: uuid.UUID) -> list[VersionOut]
 
 
 @router.get("/versions/{version}", response_model=VersionSnapshotOut, summary="One version's file")
-def get_version(ctx: Ctx, user: User, agent_id: uuid.UUID, version: int) -> VersionSnapshotOut:
+def get_version(
+    ctx: Ctx, user: User, agent_id: uuid.UUID, version: Annotated[int, Path(ge=1, le=MAX_VERSION)]
+) -> VersionSnapshotOut:
     """The agent file as it was at ``version``."""
     owned_agent(ctx, agent_id, user)
     info = ctx.store.get_version(agent_id, version)
@@ -117,8 +120,8 @@ def diff_versions(
     ctx: Ctx,
     user: User,
     agent_id: uuid.UUID,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_VERSION)],
 ) -> DiffOut:
     """Chunk by chunk (added, removed, renamed, edited, moved), plus a unified diff of the YAML."""
     owned_agent(ctx, agent_id, user)

@@ -43,7 +43,9 @@ __all__ = [
     "VersionSnapshotOut",
 ]
 
-Version = Annotated[int, Field(ge=1, description="The agent version this edit was made on.")]
+MAX_VERSION = 2**31 - 1
+"""Versions are PostgreSQL ``integer``: a larger number names no version and cannot even be sent."""
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION, description="The agent version this edit was made on.")]
 ParamValue = str | int | float | bool | None
 
 
@@ -140,7 +142,7 @@ class ChunkReorder(_Request):
 
 class RevertIn(_Request):
     version: Version
-    to_version: int = Field(ge=1)
+    to_version: int = Field(ge=1, le=MAX_VERSION)
 
 
 class ExportOut(BaseModel):

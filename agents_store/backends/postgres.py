@@ -5,13 +5,16 @@ missing, what Supabase provides (``auth.users``, ``auth.uid()``, the API roles),
 ``supabase db push`` applies (``supabase/migrations/``). On a Supabase database where the CLI already
 applied it, the store records it as applied instead of running it twice.
 
-``pool_pre_ping`` replaces connections that died (a restarted server) before they are used, so a
-short outage costs a reconnect rather than an error.
+A pooled connection that sat idle for a while is pinged before it is used, and replaced when it died
+(a restarted server), so a short outage costs a reconnect rather than an error. One used within the
+last second is not: SQLAlchemy's ``pool_pre_ping`` pings on every checkout, a second round trip on
+every dashboard list page under load (see ``_ping_when_idle``).
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -22,6 +25,13 @@ from agents_store.backends._sql import SqlAgentStore
 from agents_store.migrations import Migration
 
 __all__ = ["TRANSACTION_POOLER_PORT", "PostgresStore", "connect_args_for", "psycopg_url"]
+
+_PING_AFTER_IDLE_S = 1.0
+"""A connection checked in longer ago than this is pinged before it is used again."""
+_POOL_SIZE = 20
+"""Connections kept open for reuse: the dashboard serves up to its thread pool's requests at once, and
+a connection beyond the pool ("overflow") is closed on return, so each burst past it paid a new
+PostgreSQL connection (a backend process) per request. A CLI process still opens only what it uses."""
 
 _MIGRATION_LOCK_KEY = 0x6167_6374  # "agct": one advisory lock id for agentctl migrations
 
@@ -53,11 +63,11 @@ class PostgresStore(SqlAgentStore):
     def __init__(self, url: str) -> None:
         engine = sa.create_engine(
             psycopg_url(url),
-            pool_pre_ping=True,
-            pool_size=5,
+            pool_size=_POOL_SIZE,
             max_overflow=10,
             connect_args=connect_args_for(url),
         )
+        _ping_when_idle(engine)
         super().__init__(engine, display_url=make_url(psycopg_url(url)).render_as_string(hide_password=True))
 
     def _lock_for_migration(self, conn: Connection) -> None:
@@ -102,3 +112,26 @@ class PostgresStore(SqlAgentStore):
 
     def _refresh_status(self, conn: Connection, agent_id: uuid.UUID) -> None:
         """Nothing to do: the migration's chunks_status_* triggers derive ``agents.status``."""
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Ping a pooled connection on checkout only when it was idle longer than ``_PING_AFTER_IDLE_S``.
+
+    A dead connection is then replaced by the pool (``DisconnectionError``) before the caller sees
+    it. A connection that dies while in steady use fails its statement instead; SQLAlchemy then
+    invalidates the whole pool, and a list page (one idempotent read) is read again once.
+    """
+
+    @sa.event.listens_for(engine.pool, "checkin")
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["agentctl_idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine.pool, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("agentctl_idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= _PING_AFTER_IDLE_S:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)  # what pool_pre_ping runs (outside a transaction)
+        except Exception as e:  # any failure means the connection is unusable
+            raise sa.exc.DisconnectionError(f"pooled connection is gone: {e}") from e

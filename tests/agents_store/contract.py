@@ -245,6 +245,12 @@ class StoreContract:
         assert names(sort="last_run_at", descending=True)[0] == "alpha"
         assert names(sort="last_run_at", descending=False)[0] == "alpha"  # never-run agents last
 
+    def test_a_page_far_past_the_end_is_empty(self, store: AgentStore) -> None:
+        store.create(definition("Only"))
+        for offset in (10, 2**31, 2**63, 10**30):  # past 64 bits the drivers refuse the number
+            page = store.list_agents(AgentQuery(offset=offset))
+            assert (page.items, page.total, page.offset) == ([], 1, offset)
+
     def test_list_filters_and_pages(self, store: AgentStore) -> None:
         self._three(store)
         assert [a.name for a in store.list_agents(AgentQuery(text="brav")).items] == ["Bravo"]

@@ -24,9 +24,15 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from bench._cpu import PARTS, CpuSample, cpu_by_part
+
 if TYPE_CHECKING:
     from agents_store.store import AgentStore
     from bench._common import Laps
+
+SETTLE_SECONDS = 1.0
+"""Idle time after each run inside its CPU measurement (not its wall time): the Prefect server
+records a run's task events, and the log lines, after the run has returned."""
 
 PAGE = """<!doctype html><html><body>
 <input id="field"><button id="btn" onclick="document.getElementById('out').textContent =
@@ -116,12 +122,16 @@ def main() -> None:
         ],
     )
     print(f"overhead per chunk: {per_chunk_ms:.1f} ms   (targets: ratio ≤ 1.10, ≤ 15 ms per chunk)")
+    print_cpu(f"{args.chunks} chunks × 5 actions", result["cpu_ms_per_chunk"])
+    if scaled:
+        print_cpu(f"{scale[-1]:,} light chunks", scaled[-1]["cpu_ms_per_chunk"])
     scale_rows = [
         {
             "chunks": size,
             "plain_seconds": round(r["plain_s"], 3),
             "engine_seconds": round(r["engine_s"], 3),
             "overhead_per_chunk_ms": round((r["engine_s"] - r["plain_s"]) / size * 1000, 2),
+            "cpu_ms_per_chunk": r["cpu_ms_per_chunk"],
         }
         for size, r in zip(scale, scaled, strict=True)
     ]
@@ -150,12 +160,26 @@ def main() -> None:
             "engine_seconds": round(result["engine_s"], 4),
             "ratio": round(ratio, 3),
             "overhead_per_chunk_ms": round(per_chunk_ms, 2),
+            "cpu_ms_per_chunk": result["cpu_ms_per_chunk"],
             "all_plain_seconds": [round(v, 4) for v in result["plain_all"]],
             "all_engine_seconds": [round(v, 4) for v in result["engine_all"]],
             "phase_seconds": laps.seconds,
         },
     )
     print(f"results: {path}")
+
+
+def print_cpu(what: str, cpu: dict[str, dict[str, float]]) -> None:
+    """Where the engine's extra work goes, in CPU ms per chunk: robust when the machine is busy."""
+    from bench._common import print_table
+
+    rows = []
+    for part in PARTS:
+        plain, engine = cpu["plain"][part], cpu["engine"][part]
+        rows.append([part, f"{plain:.1f}", f"{engine:.1f}", f"{engine - plain:+.1f}"])
+    plain_total, engine_total = sum(cpu["plain"].values()), sum(cpu["engine"].values())
+    rows.append(["total", f"{plain_total:.1f}", f"{engine_total:.1f}", f"{engine_total - plain_total:+.1f}"])
+    print_table(f"CPU per chunk by part (ms) — {what}", ["part", "plain", "engine", "extra"], rows)
 
 
 async def measure_all(
@@ -223,23 +247,33 @@ async def measure(
     plain_times: list[float] = []
     engine_times: list[float] = []
 
+    cpu: dict[str, list[CpuSample]] = {"plain": [], "engine": []}
+
     async def engine_once() -> float:
-        started = time.perf_counter()
-        with quiet_prefect_console():  # as `agentctl run` does: run logs go to Prefect, not the terminal
-            state = await run_agent(str(agent.id), return_state=True)
-        elapsed = time.perf_counter() - started
+        with cpu_by_part() as sample:
+            started = time.perf_counter()
+            with quiet_prefect_console():  # as `agentctl run` does: run logs go to Prefect, not the terminal
+                state = await run_agent(str(agent.id), return_state=True)
+            elapsed = time.perf_counter() - started
+            await asyncio.sleep(SETTLE_SECONDS)  # the server records the run's events after it ends
+        cpu["engine"].append(sample)
         if not state.is_completed():
             raise SystemExit(f"engine run failed: {state.message}")
         return elapsed
 
     async def plain_once() -> float:
-        started = time.perf_counter()
-        await plain(browser, url, chunks)
-        return time.perf_counter() - started
+        with cpu_by_part() as sample:
+            started = time.perf_counter()
+            await plain(browser, url, chunks)
+            elapsed = time.perf_counter() - started
+            await asyncio.sleep(SETTLE_SECONDS)
+        cpu["plain"].append(sample)
+        return elapsed
 
     if warm_up:
         await plain_once()
         await engine_once()
+        cpu = {"plain": [], "engine": []}
     for _ in range(rounds):
         plain_times.append(await plain_once())
         engine_times.append(await engine_once())
@@ -248,6 +282,12 @@ async def measure(
         "engine_s": median(engine_times),
         "plain_all": plain_times,
         "engine_all": engine_times,
+        "cpu_ms_per_chunk": {
+            side: {
+                part: round(median([s.seconds[part] for s in samples]) * 1000 / chunks, 2) for part in PARTS
+            }
+            for side, samples in cpu.items()
+        },
     }
 
 

@@ -66,7 +66,28 @@ def engine(data: dict[str, Any]) -> str:
             for row in data.get("scale", [])
         ],
     )
-    return f"### Engine overhead (`bench/engine.py`)\n\n{main}\n\nScale:\n\n{scale}\n\n{when(data)}"
+    parts = f"\n\n{cpu_table(data)}" if "cpu_ms_per_chunk" in data else ""
+    return f"### Engine overhead (`bench/engine.py`)\n\n{main}\n\nScale:\n\n{scale}{parts}\n\n{when(data)}"
+
+
+def cpu_table(data: dict[str, Any]) -> str:
+    """CPU per chunk by part, for the main agent and the largest scale point: whose work the overhead is."""
+    columns = [(f"{data['chunks']} × {data['actions_per_chunk']}", data["cpu_ms_per_chunk"])]
+    if data.get("scale"):
+        largest = data["scale"][-1]
+        columns.append((f"{largest['chunks']:,} light", largest["cpu_ms_per_chunk"]))
+    headers = ["CPU ms per chunk"]
+    for name, _ in columns:
+        headers += [f"{name}: plain", "engine"]
+    rows = []
+    for part in data["cpu_ms_per_chunk"]["plain"]:
+        row = [part]
+        for _, cpu in columns:
+            row += [f"{cpu['plain'][part]:.1f}", f"{cpu['engine'][part]:.1f}"]
+        rows.append(row)
+    return "Where the work goes (CPU of each process while the run and a 1 s settle lasted):\n\n" + table(
+        headers, rows
+    )
 
 
 def cold_start(data: dict[str, Any]) -> str:

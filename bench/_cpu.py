@@ -1,0 +1,87 @@
+"""CPU time of this process and everything it started, by part: where a run's work goes.
+
+Wall-time ratios move with whatever else the machine does; CPU seconds spent by each part (the
+engine's own process, the Prefect server it talks to, Chromium and Playwright's driver) do not, so
+they say which part an overhead belongs to even on a busy 2-core machine. Linux only (``/proc``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+__all__ = ["PARTS", "CpuSample", "cpu_by_part"]
+
+PARTS = ("engine process", "Prefect server", "Chromium", "Playwright driver")
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: str) -> tuple[str, float] | None:
+    """(parent pid, user + system CPU seconds) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[1], (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _part(pid: str) -> str:
+    if pid == str(os.getpid()):
+        return "engine process"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "chrom" in command:
+        return "Chromium"
+    if "node" in command and "playwright" in command:
+        return "Playwright driver"
+    return "Prefect server"  # the only other process the benchmarks start (deployments.server)
+
+
+def _descendants() -> dict[str, float]:
+    """CPU seconds of this process and each of its live descendants, by pid."""
+    stats = {pid: stat for pid in os.listdir("/proc") if pid.isdigit() and (stat := _stat(pid))}
+    mine = {str(os.getpid())}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (parent, _) in stats.items():
+            if parent in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    return {pid: stats[pid][1] for pid in mine}
+
+
+@dataclass
+class CpuSample:
+    """CPU seconds by part between ``cpu_by_part``'s start and end (filled in at the end)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+@contextmanager
+def cpu_by_part() -> Iterator[CpuSample]:
+    """Measure the CPU the block costs this process and its descendants, grouped by part.
+
+    A process that exits inside the block is missed (its time is not in /proc any more); the
+    benchmarks keep the server and the browser up across the measured block.
+    """
+    before = _descendants()
+    sample = CpuSample()
+    yield sample
+    after = _descendants()
+    totals = dict.fromkeys(PARTS, 0.0)
+    for pid, seconds in after.items():
+        part = _part(pid)
+        if part in totals:
+            totals[part] += seconds - before.get(pid, 0.0)
+    sample.seconds = totals

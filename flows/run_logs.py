@@ -14,14 +14,42 @@ __all__ = ["RunLogLine", "attach_to_prefect", "read_run_logs"]
 
 def attach_to_prefect(level: int = logging.INFO, *, extra: tuple[str, ...] = ()) -> None:
     """Give the ``agentctl`` logger (and ``extra`` ones, e.g. httpx in debugging mode) Prefect's
-    handlers, as ``PREFECT_LOGGING_EXTRA_LOGGERS`` would."""
+    handlers, as ``PREFECT_LOGGING_EXTRA_LOGGERS`` would — its API handler only for lines logged
+    inside a run."""
+    from prefect.logging.handlers import APILogHandler
+
     for name in ("agentctl", *extra):
         logger = logging.getLogger(name)
         logger.setLevel(level)
+        present = {getattr(h, "target", h) for h in logger.handlers}
         for handler in logging.getLogger("prefect.extra").handlers:
-            if handler not in logger.handlers:
-                logger.addHandler(handler)
+            if handler not in present:
+                wrapped = _InRunsOnly(handler) if isinstance(handler, APILogHandler) else handler
+                logger.addHandler(wrapped)
         logger.propagate = False
+
+
+class _InRunsOnly(logging.Handler):
+    """Prefect's API handler, given only the lines logged inside a flow or task run.
+
+    Once a run attached it, a long-lived process (the dashboard, a test session) keeps it; a line
+    logged there outside any run has no run to be filed under, and Prefect's handler answers it with
+    a warning (an error under ``-W error``) instead of sending it. Those lines still reach the console.
+    """
+
+    def __init__(self, target: logging.Handler) -> None:
+        super().__init__(level=target.level)
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "flow_run_id", None) is not None or _in_a_run():
+            self.target.handle(record)
+
+
+def _in_a_run() -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
 
 
 @dataclass(frozen=True)

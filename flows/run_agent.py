@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -174,8 +174,9 @@ async def run_agent(
                 executor = RunExecutor(plan=plan, runtime=runtime, sync=sync, settings=settings)
                 try:
                     outcomes, failure = await executor.run()
-                finally:
+                except BaseException:
                     await browser.close()
+                    raise
             status = (
                 RunStatus.ABORTED
                 if executor.aborted
@@ -185,7 +186,8 @@ async def run_agent(
             )
             error = str(failure) if failure else None
             publish(ProgressEvent(flow_run_id, "run", status=status.value, message=error))
-            await asyncio.gather(
+            await _all_of(
+                browser.close(),  # while the run's record and its report are written: one wait, not two
                 sync.run_finished(status, error),
                 publish_run_artifacts(
                     agent_id=str(agent.id),
@@ -209,6 +211,13 @@ async def run_agent(
         "status": status.value,
         "chunks": [{"order": o.step.order, "status": o.status, "attempts": o.attempts} for o in outcomes],
     }
+
+
+async def _all_of(*steps: Awaitable[Any]) -> None:
+    """Run the steps at once, each to its end even when another fails; then raise the first failure."""
+    for result in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
 
 
 async def resolve_plan_secrets(plan: RunPlan, *, use_prefect_blocks: bool = True) -> dict[str, str]:

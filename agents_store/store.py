@@ -56,6 +56,11 @@ class _Unset(Enum):
 UNSET = _Unset.UNSET
 
 
+MAX_OFFSET = 2**63 - 1
+"""The largest offset a backend sends to its database (PostgreSQL's bigint). A larger one is the same
+empty page past the end; sent as it is, the drivers and PostgREST refused it (a 500)."""
+
+
 class AgentQuery(BaseModel):
     """What an agent list asks for: filters, order and page."""
 

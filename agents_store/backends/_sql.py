@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
@@ -49,6 +49,7 @@ from agents_store.models import (
 )
 from agents_store.settings import LOCAL_USER_ID
 from agents_store.store import (
+    MAX_OFFSET,
     UNSET,
     AgentPage,
     AgentQuery,
@@ -83,7 +84,6 @@ def _status_expression() -> sa.ColumnElement[str]:
 
 
 _STATUS_OF_AGENT = _status_expression()
-_MAX_OFFSET = 2**63 - 1
 _SUMMARIES: TypeAdapter[list[AgentSummary]] = TypeAdapter(list[AgentSummary])
 
 
@@ -310,11 +310,11 @@ class SqlAgentStore(AgentStore):
 
     def list_agents(self, query: AgentQuery | None = None) -> AgentPage:
         query = query or AgentQuery()
+        postgres = self._engine.dialect.name == "postgresql"
         listed, count = _list_statements(
-            postgres=self._engine.dialect.name == "postgresql",
             by_user=query.user_id is not None,
             by_status=query.status is not None,
-            by_text=bool(query.text),
+            by_text=_text_match(query.text, postgres=postgres),
             sort=query.sort,
             descending=query.descending,
         )
@@ -575,6 +575,22 @@ the generic plan of a prepared statement (psycopg prepares after 5 runs) cannot 
 to the index's constant."""
 
 
+TextMatch = Literal["joined", "either"]
+
+
+def _text_match(text: str | None, *, postgres: bool) -> TextMatch | None:
+    """How a list's text filter is matched: one ILIKE over name⏎description, or one per column.
+
+    The joined form is what PostgreSQL's one trigram index covers (migration ``20261125180000``),
+    and one ILIKE per row where a scan is cheaper. It means the same as the per-column form as long
+    as the text has no line break — a match without one lies within one of the two columns; a text
+    with one could match across the join, so it takes the per-column form.
+    """
+    if not text:
+        return None
+    return "joined" if postgres and "\n" not in text else "either"
+
+
 def _list_order(columns: Any, sort: str, descending: bool) -> list[sa.ColumnElement[Any]]:
     """The ORDER BY of a list page on ``columns`` (the agents table: the page, then its rows)."""
     sort_column: sa.ColumnElement[Any] = columns[sort]
@@ -596,7 +612,7 @@ def _list_params(query: AgentQuery) -> dict[str, Any]:
     """The bound parameters of ``_list_statements`` for ``query``."""
     # An offset past any table is the same empty page as one past the end; beyond 64 bits the
     # drivers refuse to send it (a 500 the API fuzz test found), so it is capped there.
-    params: dict[str, Any] = {"limit": query.limit, "offset": min(query.offset, _MAX_OFFSET)}
+    params: dict[str, Any] = {"limit": query.limit, "offset": min(query.offset, MAX_OFFSET)}
     if query.user_id is not None:
         params["user_id"] = query.user_id
     if query.status is not None:
@@ -609,7 +625,7 @@ def _list_params(query: AgentQuery) -> dict[str, Any]:
 
 @functools.cache
 def _list_statements(
-    *, postgres: bool, by_user: bool, by_status: bool, by_text: bool, sort: str, descending: bool
+    *, by_user: bool, by_status: bool, by_text: TextMatch | None, sort: str, descending: bool
 ) -> tuple[sa.Select[Any], sa.Select[Any]]:
     """The list page's statement and its count for one shape of query, with bound parameters.
 
@@ -622,13 +638,10 @@ def _list_statements(
         conditions.append(agents.c.user_id == sa.bindparam("user_id"))
     if by_status:
         conditions.append(agents.c.status == sa.bindparam("status"))
-    if by_text:
-        pattern = sa.bindparam("pattern", type_=sa.String())
-        if postgres:
-            # Candidates from the one trigram index over both columns (migration
-            # 20261125180000); the OR below keeps the meaning exact.
-            conditions.append(_SEARCH_TEXT.ilike(pattern, escape="\\"))
-        # ILIKE (lower() LIKE lower() on SQLite).
+    pattern = sa.bindparam("pattern", type_=sa.String())
+    if by_text == "joined":
+        conditions.append(_SEARCH_TEXT.ilike(pattern, escape="\\"))
+    elif by_text == "either":  # ILIKE is lower() LIKE lower() on SQLite
         name, description = agents.c.name, agents.c.description
         conditions.append(sa.or_(name.ilike(pattern, escape="\\"), description.ilike(pattern, escape="\\")))
     # The page is chosen first, by id only, and its rows are read after: the ids of a deep page

@@ -45,6 +45,7 @@ from agents_store.migrations import migrations_for
 from agents_store.models import Agent, AgentDefinition, AgentSummary, ChunkStatus
 from agents_store.settings import LOCAL_USER_ID
 from agents_store.store import (
+    MAX_OFFSET,
     UNSET,
     AgentPage,
     AgentQuery,
@@ -292,7 +293,9 @@ class SupabaseStore(AgentStore):
 
         try:
             # PostgREST answers 416 (PGRST103) to an offset past the last row when it counts.
-            response = self._run(page(query.limit, query.offset), {"PGRST103": lambda _: _PastTheEnd()})
+            response = self._run(
+                page(query.limit, min(query.offset, MAX_OFFSET)), {"PGRST103": lambda _: _PastTheEnd()}
+            )
             rows, total = response.data, response.count
         except _PastTheEnd:
             rows, total = [], self._run(page(1, 0)).count

@@ -67,3 +67,11 @@ def test_a_text_search_reads_the_trigram_index_and_keeps_its_exact_meaning(pg_st
     assert pg_store.list_agents(AgentQuery(text="Team 26")).total == len(
         [n for n in range(1, 5001) if n % 37 == 26]
     )
+
+
+def test_the_store_s_connections_price_random_reads_for_cached_data(pg_store: PostgresStore) -> None:
+    """What lets the planner take the trigram index at 100,000 agents (see PostgresStore)."""
+    import sqlalchemy as sa
+
+    with pg_store.engine.connect() as conn:
+        assert conn.execute(sa.text("SHOW random_page_cost")).scalar_one() == "1.1"

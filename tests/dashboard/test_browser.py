@@ -174,7 +174,9 @@ async def test_the_main_path(
     await page.get_by_role("link", name="Back to the agent").click()
     image = page.get_by_test_id("failure-screenshot")
     await expect(image).to_be_visible()
-    assert await image.evaluate("img => img.complete && img.naturalWidth > 100")
+    # Visible is not loaded: wait for the image itself (an immediate check raced its download).
+    loaded = "img => img.complete && img.naturalWidth > 100"
+    await page.wait_for_function(loaded, arg=await image.element_handle(), timeout=15_000)
     await expect(page.locator("tr.failure")).to_contain_text("AssertionFailed")
     await shot(page, "detail")
 

@@ -26,7 +26,7 @@ test-slow:
 	@scripts/bootstrap.sh --postgres
 	$(UV) run --no-sync pytest -m slow
 
-# The benchmarks of docs/performance.md, one after another (about 10 minutes on 2 cores); each prints
+# The benchmarks of docs/performance.md, one after another (about 8 minutes on 2 cores); each prints
 # its table and writes bench/results/<name>.json.
 bench:
 	@scripts/bootstrap.sh --postgres

@@ -120,8 +120,8 @@ def _tell_the_planner_data_is_near(engine: sa.Engine) -> None:
     """Our connections price a random page read at 1.1, not PostgreSQL's 4 (a spinning disk's).
 
     With 4, at 100,000 agents the planner read every agent for a text search (82 ms) rather than
-    its trigram index (19 ms); 1.1 is what SSDs and cached tables warrant, and what managed
-    PostgreSQL (Supabase included) configures. Set per connection, for our sessions only; never
+    its trigram index (19 ms); 1.1 is the usual setting for SSDs and cached tables (many managed
+    PostgreSQL services default to it). Set per connection, for our sessions only; never
     through a transaction-mode pooler, which would hand the setting to other clients' transactions.
     """
 

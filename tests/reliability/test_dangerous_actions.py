@@ -23,6 +23,18 @@ from tests.reliability._guards import *  # noqa: F403 - the engine fixtures, use
 from tests.reliability._guards import Receiver
 
 MakeAgent = Callable[..., Agent]
+
+
+def refused_run(store: AgentStore, run_flow: Callable[..., Any], agent: Agent, order: int) -> dict[str, Any]:
+    """Run ``agent``, which must fail on chunk ``order`` refused as unsafe; that chunk's error details."""
+    assert run_flow(agent).is_failed()
+    chunk = store.get(agent.id).chunks[order - 1]
+    assert chunk.status == ChunkStatus.FAILED
+    assert chunk.error_details is not None
+    assert chunk.error_details["type"] == "UnsafeAction"
+    return chunk.error_details
+
+
 SECRET = "Hk7-bound-secret-4412"
 
 
@@ -106,13 +118,9 @@ def test_a_run_refuses_a_file_url_unless_its_settings_allow_it(
         }
     ]
     refused = make_agent(sqlite_engine_store, chunks, name="Refused")
-    assert run_flow(refused).is_failed()
-    chunk = sqlite_engine_store.get(refused.id).chunks[0]
-    assert chunk.status == ChunkStatus.FAILED
-    assert chunk.error_details is not None
-    assert chunk.error_details["type"] == "UnsafeAction"
-    assert chunk.error_details["message"].startswith("goto refuses file: URLs")
-    assert chunk.error_details["action_index"] == 0
+    details = refused_run(sqlite_engine_store, run_flow, refused, 1)
+    assert details["message"].startswith("goto refuses file: URLs")
+    assert details["action_index"] == 0
 
     settings = {"retries": 0, "retry_delay_seconds": 0, "action_timeout_ms": 3000, "allow_unsafe_urls": True}
     allowed = make_agent(sqlite_engine_store, chunks, name="Allowed", settings=settings)
@@ -172,10 +180,7 @@ def test_a_run_names_the_upload_that_left_the_folder(
         sqlite_engine_store,
         [{"name": "Attach", "actions": [{"type": "upload", "selector": "#file", "path": "report"}]}],
     )
-    assert run_flow(agent).is_failed()
-    details = sqlite_engine_store.get(agent.id).chunks[0].error_details
-    assert details is not None
-    assert details["type"] == "UnsafeAction"
+    details = refused_run(sqlite_engine_store, run_flow, agent, 1)
     assert details["message"] == (
         f"upload path 'report' leaves the upload folder {uploads.resolve()}; "
         "agents may only upload files from there (AGENTCTL_UPLOAD_DIR)"
@@ -317,12 +322,8 @@ def test_a_url_known_only_at_run_time_is_checked_before_sending(
         ],
     }
     agent = make_agent(sqlite_engine_store, [first, by_template])
-    assert run_flow(agent).is_failed()
-    failed = sqlite_engine_store.get(agent.id).chunks[1]
-    assert failed.status == ChunkStatus.FAILED
-    assert failed.error_details is not None
-    assert failed.error_details["type"] == "UnsafeAction"
-    assert failed.error_details["message"] == (
+    details = refused_run(sqlite_engine_store, run_flow, agent, 2)
+    assert details["message"] == (
         'chunk 2 "Send to the answer", action 1 (http): refused before sending: '
         f"{{{{ secrets.BOUND_TOKEN }}}} may only be sent to 127.0.0.1:{port} "
         f"(AGENTCTL_SECRET_BOUND_TOKEN_HOSTS); this request goes to localhost:{port}"
@@ -342,10 +343,7 @@ def test_a_url_known_only_at_run_time_is_checked_before_sending(
         ],
     }
     agent = make_agent(sqlite_engine_store, [first, by_value], name="By value")
-    assert run_flow(agent).is_failed()
-    details = sqlite_engine_store.get(agent.id).chunks[1].error_details
-    assert details is not None
-    assert details["type"] == "UnsafeAction"
+    details = refused_run(sqlite_engine_store, run_flow, agent, 2)
     assert "{{ secrets.BOUND_TOKEN }} may only be sent to" in details["message"]
     assert sink.to("/leak") == []
 
@@ -384,10 +382,7 @@ def test_a_redirect_to_another_host_is_not_followed_with_the_secret(
     other_host = make_agent(
         sqlite_engine_store, via_redirect(f"http://localhost:{port}/leak"), name="Other host"
     )
-    assert run_flow(other_host).is_failed()
-    details = sqlite_engine_store.get(other_host.id).chunks[0].error_details
-    assert details is not None
-    assert details["type"] == "UnsafeAction"
+    details = refused_run(sqlite_engine_store, run_flow, other_host, 1)
     assert details["message"].endswith(f"this request goes to localhost:{port}")
     assert len(sink.to("/redirect")) == 2
     assert sink.to("/leak") == []

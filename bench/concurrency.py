@@ -81,6 +81,7 @@ async def main_async(url: str, sizes: list[int], limit: int, laps: Laps) -> list
     from agents_store.documents import parse_definition
     from agents_store.settings import get_settings
     from cli._prefect import quiet_prefect_console
+    from flows._prefect import PrefectClients
     from flows.run_agent import run_agent
     from tasks.browser.session import find_chromium, shared_browser
 
@@ -111,7 +112,10 @@ async def main_async(url: str, sizes: list[int], limit: int, laps: Laps) -> list
             raise SystemExit(f"run failed: {state.message}")
 
     rows = []
-    async with shared_browser(headless=True, executable=find_chromium(get_settings().chromium)):
+    async with (
+        PrefectClients(),  # kept across runs, as the dashboard keeps them
+        shared_browser(headless=True, executable=find_chromium(get_settings().chromium)),
+    ):
         with quiet_prefect_console():
             await run(str(agents[0].id))  # warm up
             laps.done("create the agents, warm up")

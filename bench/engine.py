@@ -1,8 +1,9 @@
 """Engine overhead: a 20-chunk × 5-action agent run by the engine vs a plain async Playwright script.
 
 Both drive the same Chromium (the engine's shared browser, launched once) against the same local
-page, alternately, after one warm-up each; the engine runs through a real ``prefect server`` and
-writes every chunk status to a SQLite store, as in production. Figures: median wall time, the ratio
+page, alternately, after one warm-up each; the engine runs through a real ``prefect server`` (as
+``agentctl server`` starts it) and writes every chunk status to a SQLite store, as in production,
+with Prefect's clients kept across runs as the dashboard keeps them. Figures: median wall time, the ratio
 engine / plain, and the overhead per chunk.
 
 Scale: the same comparison for agents of 10, 100 and 1,000 light chunks (one action each), to show
@@ -195,11 +196,16 @@ async def measure_all(
     """
     from agents_store.backends import open_store
     from agents_store.settings import get_settings
+    from flows._prefect import PrefectClients
     from tasks.browser.session import find_chromium, shared_browser
 
     settings = get_settings()
     store = open_store(settings.resolved_database_url())
-    async with shared_browser(headless=True, executable=find_chromium(settings.chromium)) as browser:
+    # Prefect's clients kept across runs, as the dashboard keeps them for the runs it starts.
+    async with (
+        PrefectClients(),
+        shared_browser(headless=True, executable=find_chromium(settings.chromium)) as browser,
+    ):
         result = await measure(store, browser, url, chunks, rounds, warm_up=True)
         laps.done(f"{chunks} chunks × 5 actions: warm-up and {rounds} rounds")
         scaled = []

@@ -49,6 +49,11 @@ def _root(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
+    from deployments.server_settings import tune_servers_started_here
+
+    # The temporary server of embedded mode (a run, or the dashboard's, without PREFECT_API_URL)
+    # starts with this process's environment: tuned as `agentctl server` is.
+    tune_servers_started_here()
     ctx.obj = CliState(database_url=database_url, debug=debug)
     ctx.call_on_close(ctx.obj.close)
 

@@ -20,6 +20,7 @@ from typing import Any
 from agents_store.models import Agent
 from agents_store.store import AgentStore
 from dashboard.schemas import RunIn
+from flows._prefect import PrefectClients
 from flows.plan import Selection
 from flows.preflight import prepare_run
 
@@ -50,6 +51,8 @@ class RunLauncher:
         self.store = store
         self.runs_dir = runs_dir
         self._runs: dict[uuid.UUID, LaunchedRun] = {}
+        self._prefect = PrefectClients()
+        self._opening = asyncio.Lock()
 
     def get(self, flow_run_id: uuid.UUID) -> LaunchedRun | None:
         return self._runs.get(flow_run_id)
@@ -62,7 +65,6 @@ class RunLauncher:
             TemplateError: a template names something that will not exist, or a secret is not set.
             RunRefused: chunks need review (automatic mode without ``force``).
         """
-        from prefect import get_client
         from prefect.states import Pending
 
         from flows.run_agent import resolve_plan_secrets, run_agent
@@ -89,10 +91,11 @@ class RunLauncher:
             "headless": None,
             "session_from": str(prepared.session.run_id) if prepared.session else None,
         }
-        async with get_client() as client:
-            flow_run = await client.create_flow_run(
-                run_agent, parameters=parameters, state=Pending(), tags=["dashboard"]
-            )
+        async with self._opening:  # on the first run: Prefect is not needed to browse agents
+            await self._prefect.open()
+        flow_run = await self._prefect.client.create_flow_run(
+            run_agent, parameters=parameters, state=Pending(), tags=["dashboard"]
+        )
         launched = LaunchedRun(flow_run_id=flow_run.id, agent_id=agent.id, mode=request.mode)
         self._runs[flow_run.id] = launched
         launched.task = asyncio.get_running_loop().create_task(
@@ -106,9 +109,10 @@ class RunLauncher:
         from flows.run_agent import run_agent
 
         try:
-            state = await run_flow_async(
-                run_agent, flow_run=flow_run, parameters=parameters, return_type="state"
-            )
+            with self._prefect.lent():  # every run of the dashboard on the same clients
+                state = await run_flow_async(
+                    run_agent, flow_run=flow_run, parameters=parameters, return_type="state"
+                )
         except Exception as e:  # the engine itself failed: keep the reason for the run's page
             launched.error = f"{type(e).__name__}: {e}"
             logger.exception("run %s of agent %s failed to run", launched.flow_run_id, launched.agent_id)
@@ -126,3 +130,4 @@ class RunLauncher:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=wait_seconds)
+        await self._prefect.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from agents_store.errors import AgentctlError, ConfigError
+from deployments.server_settings import tune_servers_started_here
 
 __all__ = ["LocalServer", "ServerDidNotStart", "free_port", "running_server", "server_command", "server_env"]
 
@@ -57,7 +58,8 @@ def sqlalchemy_async_url(database_url: str) -> str:
 def server_env(
     *, host: str, port: int, home: Path | None = None, database_url: str | None = None, ui: bool = True
 ) -> dict[str, str]:
-    """The environment of a server process: offline, its UI pointed at its own API."""
+    """The environment of a server process: offline, its UI pointed at its own API, with our tuning
+    (``deployments.server_settings``) where the caller's environment does not set it."""
     env = {
         **os.environ,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -68,6 +70,7 @@ def server_env(
         "PREFECT_SERVER_API_PORT": str(port),
     }
     env.pop("PREFECT_API_URL", None)
+    tune_servers_started_here(env)
     if home is not None:
         env["PREFECT_HOME"] = str(home)
     if database_url:

@@ -14,8 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from agents_store.settings import get_settings
 from agents_store.store import RunRecord, RunStatus
 from flows._prefect import run_client
 from flows._store import flow_store
+from flows.browser_limit import BrowserLimit
 from flows.evidence import publish_run_artifacts
 from flows.executor import RunExecutor
 from flows.plan import Mode, RunPlan, Selection
@@ -100,8 +100,40 @@ async def run_agent(
     from prefect.runtime import flow_run
 
     flow_run_id = uuid.UUID(str(flow_run.get_id()))
+    attach_to_prefect(logging.DEBUG if mode == "debugging" else logging.INFO)
+    settings = get_settings()
+    # Looked up while the agent loads and the first chunk starts, not when the browser opens.
+    limit = BrowserLimit(settings.browser_limit) if settings.browser_limit else None
+    try:
+        return await _run(
+            flow_run_id,
+            agent_id,
+            mode,
+            Selection(chunks=chunks, from_chunk=from_chunk),
+            params,
+            force=force,
+            headless=headless,
+            session_from=session_from,
+            limit=limit,
+        )
+    finally:
+        if limit is not None:
+            await limit.close()
+
+
+async def _run(
+    flow_run_id: uuid.UUID,
+    agent_id: str,
+    mode: Mode,
+    selection: Selection,
+    params: dict[str, Any] | None,
+    *,
+    force: bool,
+    headless: bool | None,
+    session_from: str | None,
+    limit: BrowserLimit | None,
+) -> Any:
     debugging = mode == "debugging"
-    attach_to_prefect(logging.DEBUG if debugging else logging.INFO)
     settings = get_settings()
     store = flow_store()
     prepared = await asyncio.to_thread(
@@ -109,7 +141,7 @@ async def run_agent(
             store,
             agent_id,
             mode,
-            Selection(chunks=chunks, from_chunk=from_chunk),
+            selection,
             params,
             force,
             runs_dir=settings.runs_dir(),
@@ -152,7 +184,7 @@ async def run_agent(
         start_url=session.url if session else None,
         trace=debugging,
         trace_screenshots=not _types_secrets(plan),
-        slot=_browser_slot(settings.browser_limit) if settings.browser_limit else None,
+        slot=limit.slot if limit is not None else None,
     )
     with masking_logs(masker):
         try:
@@ -275,32 +307,6 @@ def _types_secrets(plan: RunPlan) -> bool:
     return any(
         isinstance(step.actions[index], BrowserAction) for step in plan.steps for index in step.secret_actions
     )
-
-
-def _browser_slot(limit_name: str) -> Callable[[], AbstractAsyncContextManager[None]]:
-    """A slot of the global concurrency limit on browsers, held while the run's browser is open.
-
-    When no such limit exists in Prefect, nothing is limited and nothing waits: the limit is looked
-    up first, because asking Prefect for a slot of a missing limit costs seconds.
-    """
-
-    @asynccontextmanager
-    async def slot() -> AsyncIterator[None]:
-        from prefect.concurrency.asyncio import concurrency
-        from prefect.exceptions import ObjectNotFound
-
-        async with run_client() as client:
-            try:
-                limit = await client.read_global_concurrency_limit_by_name(limit_name)
-            except ObjectNotFound:
-                limit = None
-        if limit is None or not limit.active:
-            yield
-            return
-        async with concurrency(limit_name, occupy=1, strict=False):
-            yield
-
-    return slot
 
 
 def _triggered_by() -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli.background_server import serve_in_background
+from deployments.server_settings import tune_servers_started_here
 from tests.sites import LocalSite
 
 # Isolate every test run from the user's own ~/.agentctl and Prefect home before anything reads them.
@@ -26,6 +27,7 @@ os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ.pop("PREFECT_API_URL", None)
+tune_servers_started_here()  # Prefect's test harness starts its server as `agentctl` would
 
 pytest_plugins = ["tests.github_double.fixtures"]  # the GitHub REST double: fixture `github_double`
 

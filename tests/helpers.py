@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 AGENTCTL = str(Path(sys.executable).parent / "agentctl")
+FINAL_STATE_TYPES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 90, every: float = 0.2) -> Any:
@@ -23,6 +24,26 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 90, every: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(every)
+
+
+def wait_for_task_runs(api_url: str, flow_run_id: str, count: int, timeout: float = 30) -> list[Any]:
+    """The flow run's task runs, once Prefect's API has ``count`` of them, each in a final state.
+
+    Prefect's server records task runs from the run's events in batches, up to a second after the
+    run has ended (``deployments.server_settings``): read at once, they may be missing or Running.
+    """
+    import httpx
+
+    def recorded() -> list[Any] | None:
+        with httpx.Client(base_url=api_url, timeout=30) as http:
+            answer = http.post("/task_runs/filter", json={"flow_runs": {"id": {"any_": [flow_run_id]}}})
+        answer.raise_for_status()
+        runs: list[Any] = answer.json()
+        final = [r for r in runs if r["state_type"] in FINAL_STATE_TYPES]
+        return runs if len(runs) == len(final) >= count else None
+
+    result: list[Any] = wait_for(f"{count} task runs of {flow_run_id} in Prefect", recorded, timeout)
+    return result
 
 
 def process_env(tmp_path: Path, api_url: str, **extra: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from agents_store.documents import dump_definition
 from agents_store.models import Agent, ChunkStatus
 from agents_store.settings import get_settings
 from agents_store.store import AgentStore
+from tests.helpers import wait_for_task_runs
 from tests.sites import LocalSite
 
 pytestmark = pytest.mark.browser
@@ -30,6 +31,14 @@ def _prefect_database_files() -> list[Path]:
     assert url is not None
     path = Path(url.get_secret_value().split("///", 1)[1])
     return [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+
+
+def _api_url() -> str:
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    assert url is not None, "the Prefect harness sets the API URL"
+    return url
 
 
 def _sqlite_dump(path: Path) -> str:
@@ -139,6 +148,7 @@ def test_a_secret_appears_nowhere_but_at_its_destination(
     assert failed.error_details["action"]["text"] == "*** and more"
 
     flow_run_id = state.state_details.flow_run_id
+    wait_for_task_runs(_api_url(), str(flow_run_id), count=3)  # then Prefect's database has them all
     settings = get_settings()
     run_dir = settings.runs_dir() / str(flow_run_id)
     places: dict[str, str | bytes] = {

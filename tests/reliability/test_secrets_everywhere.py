@@ -29,7 +29,7 @@ import yaml
 from tests.conftest import _SESSION_HOME
 from tests.factories import LOOM
 from tests.github_double import GitHubDouble
-from tests.helpers import AGENTCTL, agentctl, process_env, wait_for
+from tests.helpers import AGENTCTL, agentctl, process_env, wait_for, wait_for_task_runs
 from tests.sites import LocalSite
 
 SECRET_NAME = "DEMO_PASSWORD"
@@ -308,6 +308,7 @@ def test_a_secret_reaches_its_destinations_and_nothing_else_in_every_mode(
     places: dict[str, bytes] = {f"cli output {i}": text.encode() for i, text in enumerate(outputs)}
     places.update(_files(tmp_path, "tmp"))  # store, AGENTCTL_HOME (run files), Prefect client home, exports
     places.update(_files(_SESSION_HOME / "prefect-server", "prefect server home"))  # its database, its log
+    wait_for_task_runs(prefect_server, flow_run_id, count=3)  # recorded from events, in batches
     places.update(_prefect_api(prefect_server, flow_run_id))
     if store == "postgres":
         places.update(_postgres_tables(env["AGENTCTL_DATABASE_URL"]))

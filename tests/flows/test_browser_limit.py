@@ -1,0 +1,123 @@
+"""The global concurrency limit on browsers (``AGENTCTL_BROWSER_LIMIT``): runs queue for a browser
+when every slot is taken, and nothing waits when no such limit exists."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from agents_store.models import Agent
+from agents_store.settings import get_settings
+from agents_store.store import AgentStore
+from tests.sites import LocalSite
+
+pytestmark = pytest.mark.browser
+
+HOLD_SECONDS = 2.0
+
+
+def _holding_agent(make_agent: Callable[..., Agent], store: AgentStore, base_url: str, name: str) -> Agent:
+    """Opens the browser, says so, holds it a while, says it is done (to a local receiver)."""
+    say = f"{base_url}/receive/limit"
+    return make_agent(
+        store,
+        [
+            {
+                "name": "Hold the browser",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/page/{name}"},
+                    {"type": "http", "url": say, "json": {"run": name, "event": "open"}},
+                    {"type": "sleep", "seconds": HOLD_SECONDS},
+                    {"type": "http", "url": say, "json": {"run": name, "event": "close"}},
+                ],
+            }
+        ],
+        name=name,
+    )
+
+
+def _two_runs_at_once(
+    limit_name: str,
+    make_agent: Callable[..., Agent],
+    store: AgentStore,
+    base_url: str,
+    site: LocalSite,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    slots: int | None,
+) -> list[str]:
+    """The order in which two concurrent runs opened and finished with their browsers."""
+    from prefect import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    from flows.run_agent import run_agent
+
+    monkeypatch.setenv("AGENTCTL_BROWSER_LIMIT", limit_name)
+    get_settings.cache_clear()
+    agents = [_holding_agent(make_agent, store, base_url, name) for name in ("first", "second")]
+
+    async def both() -> list[Any]:
+        if slots is not None:
+            async with get_client() as client:
+                await client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=limit_name, limit=slots)
+                )
+        return await asyncio.gather(*(run_agent(str(a.id), return_state=True) for a in agents))
+
+    states = asyncio.run(both())
+    assert all(s.is_completed() for s in states), [s.message for s in states]
+    import json
+
+    return [
+        f"{body['run']} {body['event']}" for body in (json.loads(r["body"]) for r in site.received("limit"))
+    ]
+
+
+def test_with_one_slot_the_second_run_waits_for_the_first_browser(
+    sqlite_engine_store: AgentStore,
+    make_agent: Callable[..., Agent],
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    site: LocalSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = _two_runs_at_once(
+        f"browsers-{uuid.uuid4().hex[:8]}",
+        make_agent,
+        sqlite_engine_store,
+        base_url,
+        site,
+        monkeypatch,
+        slots=1,
+    )
+    assert len(events) == 4
+    first = events[0].split()[0]
+    second = "second" if first == "first" else "first"
+    assert events == [f"{first} open", f"{first} close", f"{second} open", f"{second} close"]
+
+
+def test_without_such_a_limit_nothing_waits(
+    sqlite_engine_store: AgentStore,
+    make_agent: Callable[..., Agent],
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    site: LocalSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = _two_runs_at_once(
+        f"no-such-limit-{uuid.uuid4().hex[:8]}",
+        make_agent,
+        sqlite_engine_store,
+        base_url,
+        site,
+        monkeypatch,
+        slots=None,
+    )
+    assert sorted(events) == ["first close", "first open", "second close", "second open"]
+    assert [e.split()[1] for e in events[:2]] == ["open", "open"], events

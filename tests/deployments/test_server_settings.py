@@ -20,10 +20,9 @@ def _recorder_settings(api_url: str) -> Any:
 
 def test_a_server_started_by_agentctl_batches_its_task_run_records(prefect_server: str) -> None:
     recorder = _recorder_settings(prefect_server)
-    assert recorder["batch_size"] == int(SERVER_TUNING["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE"])
-    assert recorder["flush_interval"] == float(
-        SERVER_TUNING["PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL"]
-    )
+    prefix = "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_"
+    assert recorder["batch_size"] == int(SERVER_TUNING[prefix + "BATCH_SIZE"])
+    assert recorder["flush_interval"] == float(SERVER_TUNING[prefix + "FLUSH_INTERVAL"])
 
 
 def test_prefects_own_temporary_server_gets_the_same_tuning(prefect_harness: None) -> None:

@@ -4,6 +4,7 @@ when every slot is taken, and nothing waits when no such limit exists."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -40,44 +41,8 @@ def _holding_agent(make_agent: Callable[..., Agent], store: AgentStore, base_url
     )
 
 
-def _two_runs_at_once(
-    limit_name: str,
-    make_agent: Callable[..., Agent],
-    store: AgentStore,
-    base_url: str,
-    site: LocalSite,
-    monkeypatch: pytest.MonkeyPatch,
-    *,
-    slots: int | None,
-) -> list[str]:
-    """The order in which two concurrent runs opened and finished with their browsers."""
-    from prefect import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-
-    from flows.run_agent import run_agent
-
-    monkeypatch.setenv("AGENTCTL_BROWSER_LIMIT", limit_name)
-    get_settings.cache_clear()
-    agents = [_holding_agent(make_agent, store, base_url, name) for name in ("first", "second")]
-
-    async def both() -> list[Any]:
-        if slots is not None:
-            async with get_client() as client:
-                await client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=limit_name, limit=slots)
-                )
-        return await asyncio.gather(*(run_agent(str(a.id), return_state=True) for a in agents))
-
-    states = asyncio.run(both())
-    assert all(s.is_completed() for s in states), [s.message for s in states]
-    import json
-
-    return [
-        f"{body['run']} {body['event']}" for body in (json.loads(r["body"]) for r in site.received("limit"))
-    ]
-
-
-def test_with_one_slot_the_second_run_waits_for_the_first_browser(
+@pytest.fixture
+def two_runs_at_once(
     sqlite_engine_store: AgentStore,
     make_agent: Callable[..., Agent],
     prefect_harness: None,
@@ -85,39 +50,47 @@ def test_with_one_slot_the_second_run_waits_for_the_first_browser(
     base_url: str,
     site: LocalSite,
     monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[int | None], list[str]]:
+    """Runs two agents at once under a browser limit of ``slots`` (None: no such limit exists);
+    returns the order in which they opened and finished with their browsers."""
+    from prefect import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    from flows.run_agent import run_agent
+
+    limit_name = f"browsers-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AGENTCTL_BROWSER_LIMIT", limit_name)
+    get_settings.cache_clear()
+    agents = [_holding_agent(make_agent, sqlite_engine_store, base_url, name) for name in ("first", "second")]
+
+    def run(slots: int | None) -> list[str]:
+        async def both() -> list[Any]:
+            if slots is not None:
+                async with get_client() as client:
+                    await client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=limit_name, limit=slots)
+                    )
+            return await asyncio.gather(*(run_agent(str(a.id), return_state=True) for a in agents))
+
+        states = asyncio.run(both())
+        assert all(s.is_completed() for s in states), [s.message for s in states]
+        bodies = [json.loads(r["body"]) for r in site.received("limit")]
+        return [f"{body['run']} {body['event']}" for body in bodies]
+
+    return run
+
+
+def test_with_one_slot_the_second_run_waits_for_the_first_browser(
+    two_runs_at_once: Callable[[int | None], list[str]],
 ) -> None:
-    events = _two_runs_at_once(
-        f"browsers-{uuid.uuid4().hex[:8]}",
-        make_agent,
-        sqlite_engine_store,
-        base_url,
-        site,
-        monkeypatch,
-        slots=1,
-    )
+    events = two_runs_at_once(1)
     assert len(events) == 4
     first = events[0].split()[0]
     second = "second" if first == "first" else "first"
     assert events == [f"{first} open", f"{first} close", f"{second} open", f"{second} close"]
 
 
-def test_without_such_a_limit_nothing_waits(
-    sqlite_engine_store: AgentStore,
-    make_agent: Callable[..., Agent],
-    prefect_harness: None,
-    chromium: str,
-    base_url: str,
-    site: LocalSite,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    events = _two_runs_at_once(
-        f"no-such-limit-{uuid.uuid4().hex[:8]}",
-        make_agent,
-        sqlite_engine_store,
-        base_url,
-        site,
-        monkeypatch,
-        slots=None,
-    )
+def test_without_such_a_limit_nothing_waits(two_runs_at_once: Callable[[int | None], list[str]]) -> None:
+    events = two_runs_at_once(None)
     assert sorted(events) == ["first close", "first open", "second close", "second open"]
     assert [e.split()[1] for e in events[:2]] == ["open", "open"], events

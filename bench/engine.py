@@ -3,8 +3,9 @@
 Both drive the same Chromium (the engine's shared browser, launched once) against the same local
 page, alternately, after one warm-up each; the engine runs through a real ``prefect server`` (as
 ``agentctl server`` starts it) and writes every chunk status to a SQLite store, as in production,
-with Prefect's clients kept across runs as the dashboard keeps them. Figures: median wall time, the ratio
-engine / plain, and the overhead per chunk.
+with Prefect's clients kept across runs as the dashboard keeps them. Between them runs the same
+script as a bare Prefect flow (a task per chunk, nothing of agentctl): Prefect's own share.
+Figures: median wall time, the ratio engine / plain, and the overhead per chunk.
 
 Scale: the same comparison for agents of 10, 100 and 1,000 light chunks (one action each), to show
 the overhead per chunk stays flat — no per-chunk cost that grows with the run's length.
@@ -77,20 +78,50 @@ async def plain_light_script(browser: Any, url: str, chunks: int) -> None:
 
 async def plain_script(browser: Any, url: str, chunks: int) -> None:
     """The same actions, written by hand against Playwright: the floor the engine is measured against."""
-    from playwright.async_api import expect
-
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
     for n in range(1, chunks + 1):
-        if n == 1:
-            await page.goto(url)
-        else:
-            await page.locator("#btn").first.hover()
-        await page.locator("#field").first.fill(f"chunk {n}")
-        await page.locator("#btn").first.click()
-        await expect(page.locator("#out").first).to_have_text(f"chunk {n}")
-        await page.locator("#field").first.press("End")
+        await chunk_by_hand(page, url, n)
     await context.close()
+
+
+async def chunk_by_hand(page: Any, url: str, n: int) -> None:
+    """Chunk ``n`` of ``chunk_actions``, as plain Playwright calls."""
+    from playwright.async_api import expect
+
+    if n == 1:
+        await page.goto(url)
+    else:
+        await page.locator("#btn").first.hover()
+    await page.locator("#field").first.fill(f"chunk {n}")
+    await page.locator("#btn").first.click()
+    await expect(page.locator("#out").first).to_have_text(f"chunk {n}")
+    await page.locator("#field").first.press("End")
+
+
+def bare_prefect_flow(browser: Any) -> Callable[[str, int], Awaitable[None]]:
+    """The plain script as a Prefect flow with one async task per chunk, and nothing of agentctl.
+
+    What Prefect's own flow and task runs cost on this machine: the floor of any engine whose chunks
+    are Prefect tasks. The engine's time above it is agentctl's (store, evidence, sessions, checks).
+    """
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.utilities.annotations import quote
+
+    @task(name="bare-chunk", cache_policy=NO_CACHE, persist_result=False)
+    async def bare_chunk(page: Any, url: str, n: int) -> None:
+        await chunk_by_hand(page, url, n)
+
+    @flow(name="bare-prefect", persist_result=False)
+    async def bare(url: str, chunks: int) -> None:
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        for n in range(1, chunks + 1):
+            await bare_chunk(quote(page), url, n)
+        await context.close()
+
+    return bare
 
 
 def main() -> None:
@@ -114,11 +145,13 @@ def main() -> None:
         result, scaled = asyncio.run(measure_all(url + "/", args.chunks, args.rounds, scale, laps))
     per_chunk_ms = (result["engine_s"] - result["plain_s"]) / args.chunks * 1000
     ratio = result["engine_s"] / result["plain_s"]
+    bare_ratio = result["bare_s"] / result["plain_s"]
     print_table(
         f"Engine overhead — {args.chunks} chunks × 5 actions, median of {args.rounds} rounds",
         ["run", "wall time", "ratio"],
         [
             ["plain Playwright script", f"{result['plain_s']:.3f} s", "1.00"],
+            ["bare Prefect flow, a task per chunk", f"{result['bare_s']:.3f} s", f"{bare_ratio:.2f}"],
             ["agentctl engine (Prefect flow)", f"{result['engine_s']:.3f} s", f"{ratio:.2f}"],
         ],
     )
@@ -160,10 +193,13 @@ def main() -> None:
             "plain_seconds": round(result["plain_s"], 4),
             "engine_seconds": round(result["engine_s"], 4),
             "ratio": round(ratio, 3),
+            "bare_prefect_seconds": round(result["bare_s"], 4),
+            "bare_prefect_ratio": round(bare_ratio, 3),
             "overhead_per_chunk_ms": round(per_chunk_ms, 2),
             "cpu_ms_per_chunk": result["cpu_ms_per_chunk"],
             "all_plain_seconds": [round(v, 4) for v in result["plain_all"]],
             "all_engine_seconds": [round(v, 4) for v in result["engine_all"]],
+            "all_bare_prefect_seconds": [round(v, 4) for v in result["bare_all"]],
             "phase_seconds": laps.seconds,
         },
     )
@@ -206,7 +242,7 @@ async def measure_all(
         PrefectClients(),
         shared_browser(headless=True, executable=find_chromium(settings.chromium)) as browser,
     ):
-        result = await measure(store, browser, url, chunks, rounds, warm_up=True)
+        result = await measure(store, browser, url, chunks, rounds, warm_up=True, bare=True)
         laps.done(f"{chunks} chunks × 5 actions: warm-up and {rounds} rounds")
         scaled = []
         for index, size in enumerate(scale):
@@ -236,8 +272,10 @@ async def measure(
     plain: Callable[[Any, str, int], Awaitable[None]] = plain_script,
     *,
     warm_up: bool = False,
+    bare: bool = False,
 ) -> dict[str, Any]:
-    """``rounds`` of the plain script and the engine, alternately, on an agent of ``chunks`` chunks."""
+    """``rounds`` of the plain script and the engine, alternately, on an agent of ``chunks`` chunks
+    (and of ``bare_prefect_flow`` between them when ``bare``)."""
     from agents_store.documents import parse_definition
     from bench._common import median
     from cli._prefect import quiet_prefect_console
@@ -252,6 +290,8 @@ async def measure(
     agent = store.create(parse_definition(doc))
     plain_times: list[float] = []
     engine_times: list[float] = []
+    bare_times: list[float] = []
+    bare_flow = bare_prefect_flow(browser)
 
     cpu: dict[str, list[CpuSample]] = {"plain": [], "engine": []}
 
@@ -276,16 +316,30 @@ async def measure(
         cpu["plain"].append(sample)
         return elapsed
 
+    async def bare_once() -> float:
+        started = time.perf_counter()
+        with quiet_prefect_console():
+            await bare_flow(url, chunks)
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(SETTLE_SECONDS)
+        return elapsed
+
     if warm_up:
         await plain_once()
+        if bare:
+            await bare_once()
         await engine_once()
         cpu = {"plain": [], "engine": []}
     for _ in range(rounds):
         plain_times.append(await plain_once())
+        if bare:
+            bare_times.append(await bare_once())
         engine_times.append(await engine_once())
     return {
         "plain_s": median(plain_times),
         "engine_s": median(engine_times),
+        "bare_s": median(bare_times) if bare_times else None,
+        "bare_all": bare_times,
         "plain_all": plain_times,
         "engine_all": engine_times,
         "cpu_ms_per_chunk": {

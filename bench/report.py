@@ -44,6 +44,19 @@ def engine(data: dict[str, Any]) -> str:
         ["run", "wall time (median)", "ratio", "overhead per chunk", "target"],
         [
             ["plain async Playwright script", f"{data['plain_seconds']:.3f} s", "1.00", "", ""],
+            *(
+                [
+                    [
+                        "bare Prefect flow: the same script, a task per chunk, nothing of agentctl",
+                        f"{data['bare_prefect_seconds']:.3f} s",
+                        f"{data['bare_prefect_ratio']:.2f}",
+                        f"{(data['bare_prefect_seconds'] - data['plain_seconds']) / chunks * 1000:.1f} ms",
+                        "",
+                    ]
+                ]
+                if "bare_prefect_seconds" in data
+                else []
+            ),
             [
                 f"agentctl engine, {chunks} chunks × {data['actions_per_chunk']} actions",
                 f"{data['engine_seconds']:.3f} s",

@@ -180,6 +180,9 @@ class RunExecutor:
                 url=runtime.browser.url,  # now, before the next chunk navigates away
             )
         )
+        # Let the save send its request to the browser now, while Prefect starts the next chunk's
+        # task run, rather than together with that chunk's first action.
+        await asyncio.sleep(0)
 
     async def flush_sessions(self) -> None:
         if self._saving is not None:

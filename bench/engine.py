@@ -26,15 +26,12 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from bench._cpu import PARTS, CpuSample, cpu_by_part
+from bench._cpu import PARTS, CpuSample, cpu_by_part, until_quiet
 
 if TYPE_CHECKING:
     from agents_store.store import AgentStore
     from bench._common import Laps
 
-SETTLE_SECONDS = 1.0
-"""Idle time after each run inside its CPU measurement (not its wall time): the Prefect server
-records a run's task events, and the log lines, after the run has returned."""
 
 PAGE = """<!doctype html><html><body>
 <input id="field"><button id="btn" onclick="document.getElementById('out').textContent =
@@ -301,7 +298,7 @@ async def measure(
             with quiet_prefect_console():  # as `agentctl run` does: run logs go to Prefect, not the terminal
                 state = await run_agent(str(agent.id), return_state=True)
             elapsed = time.perf_counter() - started
-            await asyncio.sleep(SETTLE_SECONDS)  # the server records the run's events after it ends
+            await until_quiet()  # the server records the run's events after it ends
         cpu["engine"].append(sample)
         if not state.is_completed():
             raise SystemExit(f"engine run failed: {state.message}")
@@ -312,7 +309,7 @@ async def measure(
             started = time.perf_counter()
             await plain(browser, url, chunks)
             elapsed = time.perf_counter() - started
-            await asyncio.sleep(SETTLE_SECONDS)
+            await until_quiet()
         cpu["plain"].append(sample)
         return elapsed
 
@@ -321,7 +318,7 @@ async def measure(
         with quiet_prefect_console():
             await bare_flow(url, chunks)
         elapsed = time.perf_counter() - started
-        await asyncio.sleep(SETTLE_SECONDS)
+        await until_quiet()
         return elapsed
 
     if warm_up:

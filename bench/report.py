@@ -49,7 +49,7 @@ def engine(data: dict[str, Any]) -> str:
                     [
                         "bare Prefect flow: the same script, a task per chunk, nothing of agentctl",
                         f"{data['bare_prefect_seconds']:.3f} s",
-                        f"{data['bare_prefect_ratio']:.2f}",
+                        f"{data['bare_prefect_ratio']:.3f}",
                         f"{(data['bare_prefect_seconds'] - data['plain_seconds']) / chunks * 1000:.1f} ms",
                         "",
                     ]
@@ -60,7 +60,7 @@ def engine(data: dict[str, Any]) -> str:
             [
                 f"agentctl engine, {chunks} chunks × {data['actions_per_chunk']} actions",
                 f"{data['engine_seconds']:.3f} s",
-                f"{data['ratio']:.2f}",
+                f"{data['ratio']:.3f}",
                 f"{data['overhead_per_chunk_ms']:.1f} ms",
                 f"ratio ≤ 1.10 ({verdict(data['ratio'], 1.10)}), ≤ 15 ms per chunk "
                 f"({verdict(data['overhead_per_chunk_ms'], 15)})",
@@ -98,9 +98,8 @@ def cpu_table(data: dict[str, Any]) -> str:
         for _, cpu in columns:
             row += [f"{cpu['plain'][part]:.1f}", f"{cpu['engine'][part]:.1f}"]
         rows.append(row)
-    return "Where the work goes (CPU of each process while the run and a 1 s settle lasted):\n\n" + table(
-        headers, rows
-    )
+    title = "Where the work goes (CPU of each process from a run's start until Prefect's server was quiet):"
+    return f"{title}\n\n{table(headers, rows)}"
 
 
 def cold_start(data: dict[str, Any]) -> str:

@@ -21,6 +21,11 @@ SERVER_TUNING: dict[str, str] = {
     # status in our store is written by the run itself and is not delayed.
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
+    # The event persister writes every 20 events or every 5 s: a run's last events reached the
+    # database (and the UI's event feed) up to 5 s after it ended, in the middle of the next run.
+    # Within a second, as the task runs; the server's CPU per run did not change (0.74 against
+    # 0.85 s for 20 chunks), and back-to-back runs met no 503.
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": "1",
 }
 """Settings of Prefect's server that agentctl changes from Prefect's defaults, and why."""
 

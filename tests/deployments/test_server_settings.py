@@ -12,10 +12,14 @@ from deployments.server import server_env
 from deployments.server_settings import SERVER_TUNING, tune_servers_started_here
 
 
-def _recorder_settings(api_url: str) -> Any:
+def _settings(api_url: str) -> Any:
     answer = httpx.get(f"{api_url}/admin/settings", timeout=30)
     answer.raise_for_status()
-    return answer.json()["server"]["services"]["task_run_recorder"]
+    return answer.json()
+
+
+def _recorder_settings(api_url: str) -> Any:
+    return _settings(api_url)["server"]["services"]["task_run_recorder"]
 
 
 def test_a_server_started_by_agentctl_batches_its_task_run_records(prefect_server: str) -> None:
@@ -23,6 +27,10 @@ def test_a_server_started_by_agentctl_batches_its_task_run_records(prefect_serve
     prefix = "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_"
     assert recorder["batch_size"] == int(SERVER_TUNING[prefix + "BATCH_SIZE"])
     assert recorder["flush_interval"] == float(SERVER_TUNING[prefix + "FLUSH_INTERVAL"])
+    persister = _settings(prefect_server)["server"]["services"]["event_persister"]
+    assert persister["flush_interval"] == float(
+        SERVER_TUNING["PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL"]
+    )
 
 
 def test_prefects_own_temporary_server_gets_the_same_tuning(prefect_harness: None) -> None:
@@ -41,7 +49,4 @@ def test_a_setting_the_user_chose_wins(tmp_path: Path, monkeypatch: pytest.Monke
 
     environ = {"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "5"}
     tune_servers_started_here(environ)
-    assert environ == {
-        "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "5",
-        "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
-    }
+    assert environ == {**SERVER_TUNING, "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "5"}

@@ -22,7 +22,7 @@ from prefect import flow
 from prefect.states import Cancelled
 
 from agents_store.models import Agent, BrowserAction
-from agents_store.settings import get_settings
+from agents_store.settings import Settings, get_settings
 from agents_store.store import RunRecord, RunStatus
 from flows._prefect import run_client
 from flows._store import flow_store
@@ -114,6 +114,7 @@ async def run_agent(
             force=force,
             headless=headless,
             session_from=session_from,
+            settings=settings,
             limit=limit,
         )
     finally:
@@ -131,10 +132,10 @@ async def _run(
     force: bool,
     headless: bool | None,
     session_from: str | None,
+    settings: Settings,
     limit: BrowserLimit | None,
 ) -> Any:
     debugging = mode == "debugging"
-    settings = get_settings()
     store = flow_store()
     prepared = await asyncio.to_thread(
         lambda: prepare_run(

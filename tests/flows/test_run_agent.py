@@ -319,3 +319,35 @@ def test_unknown_template_names_fail_before_the_run_starts(
     assert 'chunk 1 "Two", action 1 (fill): {{ secrets.NOT_SET_ANYWHERE }} is not set' in state.message
     assert _statuses(sqlite_engine_store, agent2) == [ChunkStatus.NOT_STARTED]
     assert site.hits == {}
+
+
+def test_a_run_never_waits_on_a_blocking_prefect_call_in_its_event_loop(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: RunFlow,
+    base_url: str,
+    site: LocalSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every other run driven by the same loop (the dashboard's) would stop while one waited."""
+    import threading
+
+    import httpx
+
+    blocking: list[str] = []
+    send = httpx.Client.send
+
+    def recording_send(client: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if threading.current_thread() is threading.main_thread():  # the thread asyncio.run drives
+            blocking.append(f"{request.method} {request.url.path}")
+        return send(client, request, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", recording_send)
+    agent = make_agent(
+        sqlite_engine_store,
+        [{"name": "Notify", "actions": [{"type": "http", "url": f"{base_url}/receive/loop", "json": {}}]}],
+    )
+    state = run_flow(agent)
+    assert state.is_completed(), state.message
+    assert len(site.received("loop")) == 1
+    assert blocking == []

@@ -26,6 +26,15 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 90, every: fl
         time.sleep(every)
 
 
+def prefect_state(api_url: str, flow_run_id: Any) -> str | None:
+    """The flow run's state type (``PAUSED``, ``CRASHED``, …) as Prefect's API has it."""
+    import httpx
+
+    answer = httpx.get(f"{api_url}/flow_runs/{flow_run_id}", timeout=10)
+    state = answer.json().get("state") if answer.status_code == 200 else None
+    return str(state["type"]) if state else None
+
+
 def wait_for_task_runs(api_url: str, flow_run_id: str, count: int, timeout: float = 30) -> list[Any]:
     """The flow run's task runs, once Prefect's API has ``count`` of them, each in a final state.
 

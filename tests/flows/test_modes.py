@@ -16,7 +16,7 @@ import pytest
 from agents_store.models import Agent, ChunkStatus
 from agents_store.settings import get_settings
 from agents_store.store import AgentStore, RunRecord, RunStatus
-from tests.helpers import wait_for
+from tests.helpers import prefect_state, wait_for
 from tests.sites import LocalSite
 
 pytestmark = pytest.mark.browser
@@ -58,13 +58,6 @@ def paused_at(store: AgentStore, agent: Agent, order: int) -> Callable[[], RunRe
         return None
 
     return check
-
-
-def _prefect_state(api: str, flow_run_id: Any) -> str | None:
-    """The run's state type as Prefect's API has it."""
-    answer = httpx.get(f"{api}/flow_runs/{flow_run_id}", timeout=10)
-    state = answer.json().get("state") if answer.status_code == 200 else None
-    return str(state["type"]) if state else None
 
 
 def resume(run_id: Any, decision: dict[str, Any]) -> None:
@@ -119,7 +112,7 @@ def test_verification_approve_skip_rest_and_abort(
     assert api is not None
     # As the Prefect UI does: its Resume button shows once Prefect has the run Paused (our store says
     # so a moment earlier), and Prefect saves the input's schema a moment after that.
-    wait_for("Prefect to show the run paused", lambda: _prefect_state(api, first.flow_run_id) == "PAUSED")
+    wait_for("Prefect to show the run paused", lambda: prefect_state(api, first.flow_run_id) == "PAUSED")
     for _ in range(20):  # like Prefect's own client, retry the 503 a busy SQLite server answers
         answer = httpx.post(
             f"{api}/flow_runs/{first.flow_run_id}/resume",

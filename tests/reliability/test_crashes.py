@@ -32,7 +32,7 @@ import pytest
 from agents_store.backends import open_store
 from agents_store.models import ChunkStatus
 from agents_store.store import AgentStore, RunRecord, RunStatus
-from tests.helpers import AGENTCTL, agentctl, process_env, wait_for
+from tests.helpers import AGENTCTL, agentctl, prefect_state, process_env, wait_for
 from tests.reliability._faults import FaultSite, PrivatePostgres, import_agent, private_postgres, write_agent
 
 pytestmark = [pytest.mark.slow]
@@ -198,11 +198,12 @@ def test_a_worker_flow_run_killed_mid_chunk_is_settled_and_a_worker_resumes_it(
         assert record.triggered_by == f"deployment:{deployment['id']}"
         os.kill(record.pid, signal.SIGKILL)  # type: ignore[arg-type]
 
-        def prefect_state(run_id: uuid.UUID) -> str:
-            return str(httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]["type"])
-
         # the worker sees its flow run process die and reports the crash to Prefect by itself
-        wait_for("the worker to report the crash", lambda: prefect_state(record.flow_run_id) == "CRASHED", 60)
+        wait_for(
+            "the worker to report the crash",
+            lambda: prefect_state(api, record.flow_run_id) == "CRASHED",
+            60,
+        )
         assert worker.poll() is None, "the worker went down with its flow run"
         # ... and runs the flow's on_crashed hook, which settles the store without any agentctl command
         wait_for(
@@ -220,11 +221,11 @@ def test_a_worker_flow_run_killed_mid_chunk_is_settled_and_a_worker_resumes_it(
         ).json()
         wait_for(
             "the resumed run to finish",
-            lambda: prefect_state(uuid.UUID(resumed["id"])) in ("COMPLETED", "FAILED", "CRASHED"),
+            lambda: prefect_state(api, resumed["id"]) in ("COMPLETED", "FAILED", "CRASHED"),
             timeout=120,
             every=0.5,
         )
-        assert prefect_state(uuid.UUID(resumed["id"])) == "COMPLETED", log.read_text()[-3000:]
+        assert prefect_state(api, resumed["id"]) == "COMPLETED", log.read_text()[-3000:]
     finally:
         worker.terminate()
         worker.wait(30)

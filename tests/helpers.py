@@ -35,6 +35,32 @@ def prefect_state(api_url: str, flow_run_id: Any) -> str | None:
     return str(state["type"]) if state else None
 
 
+def resume_as_prefect_ui(api_url: str, flow_run_id: Any, run_input: dict[str, Any]) -> Any:
+    """POST Prefect's resume endpoint with ``run_input`` as the Prefect UI's Resume button does, and
+    return the answer (an ``httpx.Response``).
+
+    The UI shows that button once Prefect has the run Paused — our store says "paused" a moment
+    earlier — and Prefect saves the input's schema a moment after that: until then the answer is
+    REJECT "schema not found". A busy SQLite server may answer 503, which Prefect's own client retries.
+    """
+    import httpx
+
+    wait_for("Prefect to show the run paused", lambda: prefect_state(api_url, flow_run_id) == "PAUSED")
+    for _ in range(20):
+        answer = httpx.post(
+            f"{api_url}/flow_runs/{flow_run_id}/resume", json={"run_input": run_input}, timeout=10
+        )
+        refused_before_schema = (
+            answer.status_code in (200, 201)
+            and answer.json()["status"] == "REJECT"
+            and "schema not found" in str(answer.json().get("details")).lower()
+        )
+        if answer.status_code != 503 and not refused_before_schema:
+            break
+        time.sleep(0.5)
+    return answer
+
+
 def wait_for_task_runs(api_url: str, flow_run_id: str, count: int, timeout: float = 30) -> list[Any]:
     """The flow run's task runs, once Prefect's API has ``count`` of them, each in a final state.
 

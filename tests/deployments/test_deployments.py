@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.factories import LOOM
-from tests.helpers import AGENTCTL, agentctl, process_env, wait_for
+from tests.helpers import AGENTCTL, agentctl, process_env, resume_as_prefect_ui, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -271,12 +271,11 @@ def test_verification_through_a_deployment_run(served: dict[str, str], tmp_path:
     wait_for("chunk 1 to wait for approval", lambda: pending(1), timeout=120, every=1)
     assert agentctl(served, "approve", flow_run_id[:8], "--note", "by cli").returncode == 0
     wait_for("chunk 2 to wait for approval", lambda: pending(2), timeout=60, every=1)
-    resumed = httpx.post(
-        f"{served['PREFECT_API_URL']}/flow_runs/{flow_run_id}/resume",
-        json={"run_input": {"decision": "approve", "note": "by the UI's endpoint"}},
-        timeout=10,
+    resumed = resume_as_prefect_ui(
+        served["PREFECT_API_URL"], flow_run_id, {"decision": "approve", "note": "by the UI's endpoint"}
     )
-    assert resumed.json()["status"] == "ACCEPT"
+    assert resumed.status_code in (200, 201), resumed.text
+    assert resumed.json()["status"] == "ACCEPT", resumed.text
 
     def finished() -> dict[str, Any] | None:
         run = next((r for r in runs_of(served, agent_id) if r["flow_run_id"] == flow_run_id), None)

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from agents_store.models import Agent, ChunkStatus
 from agents_store.settings import get_settings
 from agents_store.store import AgentStore, RunRecord, RunStatus
-from tests.helpers import prefect_state, wait_for
+from tests.helpers import resume_as_prefect_ui, wait_for
 from tests.sites import LocalSite
 
 pytestmark = pytest.mark.browser
@@ -110,23 +108,7 @@ def test_verification_approve_skip_rest_and_abort(
 
     api = get_current_settings().api.url
     assert api is not None
-    # As the Prefect UI does: its Resume button shows once Prefect has the run Paused (our store says
-    # so a moment earlier), and Prefect saves the input's schema a moment after that.
-    wait_for("Prefect to show the run paused", lambda: prefect_state(api, first.flow_run_id) == "PAUSED")
-    for _ in range(20):  # like Prefect's own client, retry the 503 a busy SQLite server answers
-        answer = httpx.post(
-            f"{api}/flow_runs/{first.flow_run_id}/resume",
-            json={"run_input": {"decision": "approve", "note": "via REST"}},
-            timeout=10,
-        )
-        refused_before_schema = (
-            answer.status_code in (200, 201)
-            and answer.json()["status"] == "REJECT"
-            and "schema not found" in str(answer.json().get("details")).lower()
-        )
-        if answer.status_code != 503 and not refused_before_schema:
-            break
-        time.sleep(0.5)
+    answer = resume_as_prefect_ui(api, first.flow_run_id, {"decision": "approve", "note": "via REST"})
     assert answer.status_code in (200, 201), answer.text
     assert answer.json()["status"] == "ACCEPT", answer.text
 

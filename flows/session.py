@@ -74,7 +74,7 @@ async def save_session(
     partial = path.with_name(f".{path.name}.partial")
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle)
+        handle.write(json.dumps(payload))  # json.dump to a file takes the pure-Python encoder: 4x slower
     os.replace(partial, path)
     return path
 

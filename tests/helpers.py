@@ -8,7 +8,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 AGENTCTL = str(Path(sys.executable).parent / "agentctl")
 FINAL_STATE_TYPES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -35,9 +38,9 @@ def prefect_state(api_url: str, flow_run_id: Any) -> str | None:
     return str(state["type"]) if state else None
 
 
-def resume_as_prefect_ui(api_url: str, flow_run_id: Any, run_input: dict[str, Any]) -> Any:
+def resume_as_prefect_ui(api_url: str, flow_run_id: Any, run_input: dict[str, Any]) -> httpx.Response:
     """POST Prefect's resume endpoint with ``run_input`` as the Prefect UI's Resume button does, and
-    return the answer (an ``httpx.Response``).
+    return the answer.
 
     The UI shows that button once Prefect has the run Paused — our store says "paused" a moment
     earlier — and Prefect saves the input's schema a moment after that: until then the answer is

@@ -93,7 +93,6 @@ class RunExecutor:
             if stop:
                 break
             index += 1
-        await self.flush_sessions()
         if self.failure is None and any(o.status == "Failed" for o in self.outcomes):
             failed = next(o for o in self.outcomes if o.status == "Failed")
             self.failure = ChunkFailed(f"{failed.step.label} failed: {failed.error}", order=failed.step.order)
@@ -188,6 +187,17 @@ class RunExecutor:
         if self._saving is not None:
             saving, self._saving = self._saving, None
             await saving
+
+    async def close_browser(self) -> None:
+        """Close the run's browser once the last session save has read from it.
+
+        Called by the flow beside the run's record and report, so the last chunk's save no longer
+        adds its wait (6-8 ms) before them.
+        """
+        try:
+            await self.flush_sessions()
+        finally:
+            await self.runtime.browser.close()
 
     def _abort(self, step: ChunkStep) -> None:
         self.aborted = True

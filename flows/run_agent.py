@@ -218,7 +218,7 @@ async def _run(
                 try:
                     outcomes, failure = await executor.run()
                 except BaseException:
-                    await browser.close()
+                    await executor.close_browser()
                     raise
             status = (
                 RunStatus.ABORTED
@@ -230,7 +230,7 @@ async def _run(
             error = str(failure) if failure else None
             publish(ProgressEvent(flow_run_id, "run", status=status.value, message=error))
             await _all_of(
-                browser.close(),  # while the run's record and its report are written: one wait, not two
+                executor.close_browser(),  # while the run's record and report are written: one wait, not two
                 sync.run_finished(status, error),
                 publish_run_artifacts(
                     agent_id=str(agent.id),

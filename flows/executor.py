@@ -60,6 +60,13 @@ async def _fail_in_prefect(flow_run_id: uuid.UUID, message: str) -> None:
         await client.set_flow_run_state(flow_run_id, Failed(message=message), force=True)
 
 
+def _failure_screenshot(runtime: RunRuntime, step: ChunkStep) -> str | None:
+    """The screenshot the chunk's last failed attempt took (its ``error_details.screenshot``)."""
+    attempts = runtime.failed_attempts.get(step.order)
+    shot = attempts[-1].error.get("screenshot") if attempts else None
+    return str(shot) if shot else None
+
+
 @dataclass
 class RunExecutor:
     plan: RunPlan
@@ -131,6 +138,7 @@ class RunExecutor:
     async def _run_chunk(self, outcome: ChunkOutcome) -> bool:
         step = outcome.step
         runtime = self.runtime
+        outcome.error = outcome.screenshot = None  # of an earlier try of this chunk (debugging's retry)
         tracing = self.mode == "debugging" and step.needs_browser
         if tracing:
             await start_trace_chunk(runtime.browser, step.title)
@@ -142,6 +150,7 @@ class RunExecutor:
             outcome.status = "Failed"
             outcome.attempts = runtime.attempts.get(step.order, 0)
             outcome.error = runtime.masker.mask(str(error))
+            outcome.screenshot = _failure_screenshot(runtime, step)
             self.failure = ChunkFailed(f"{step.label} failed: {outcome.error}", order=step.order)
             return False
         else:
@@ -160,7 +169,8 @@ class RunExecutor:
             if self.mode == "debugging" and runtime.browser.started:
                 page = await runtime.browser.page()
                 shot = runtime.artifacts_dir / f"chunk-{step.order:02d}-end.png"
-                outcome.screenshot = str(await screenshot_page(page, shot, runtime.sensitive_locators))
+                end_shot = str(await screenshot_page(page, shot, runtime.sensitive_locators))
+                outcome.screenshot = outcome.screenshot or end_shot  # a failure's own shot says more
             await self._save_session_soon(step)
 
     async def _save_session_soon(self, step: ChunkStep) -> None:

@@ -75,13 +75,12 @@ async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
     except Exception as error:
         details = await _failure_details(step, attempt, index, action, error, runtime, str(task_run.id or ""))
         final = attempt > step.retries
-        if not final:
-            runtime.failed_attempts.setdefault(step.order, []).append(AttemptRecord(attempt, details))
-        else:
+        earlier = runtime.failed_attempts.setdefault(step.order, [])
+        if final:
             details["attempt_errors"] = [
-                {k: r.error[k] for k in ("attempt", "type", "message", "at") if k in r.error}
-                for r in runtime.failed_attempts.get(step.order, [])
+                {k: r.error[k] for k in ("attempt", "type", "message", "at") if k in r.error} for r in earlier
             ] + [{k: details[k] for k in ("attempt", "type", "message", "at")}]
+        earlier.append(AttemptRecord(attempt, details))
         await runtime.observer.attempt_failed(step, attempt, details, final=final)
         logger.warning("%s, attempt %s of %s: %s", step.label, attempt, step.retries + 1, details["message"])
         logger.debug("%s failed with", step.label, exc_info=error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -177,12 +178,47 @@ def test_a_chunk_that_keeps_failing_stops_the_run_with_full_error_details(
     assert chunks[1].attempts == 2
     assert [a["attempt"] for a in details["attempt_errors"]] == [1, 2]
     assert details["flow_run_id"] == str(state.state_details.flow_run_id)
-    from pathlib import Path
-
     assert Path(details["screenshot"]).read_bytes().startswith(b"\x89PNG")
     run = engine_store.list_runs(agent.id)[0]
     assert run.status == RunStatus.FAILED
     assert "Broken" in (run.error or "")
+
+    report, table = _run_artifacts(state.state_details.flow_run_id)
+    assert (report.key, table.key) == (f"agent-{agent.id}-last-run", f"agent-{agent.id}-last-run-table")
+    markdown = str(report.data)
+    assert "| 01 · Open | Completed | 1 |" in markdown
+    assert "| 02 · Broken | Failed | 2 |" in markdown
+    assert "| 03 · Never | Not Started | 0 |" in markdown
+    assert "none of 2 selectors matched" in markdown
+    assert f"[screenshot]({Path(details['screenshot']).as_uri()})" in markdown
+    run_dir = Path(details["screenshot"]).parent
+    assert f"Files of this run: [{run_dir}]({run_dir.as_uri()})" in markdown
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [(r["chunk"], r["status"], r["attempts"]) for r in rows] == [
+        ("01 · Open", "Completed", 1),
+        ("02 · Broken", "Failed", 2),
+        ("03 · Never", "Not Started", 0),
+    ]
+    assert rows[0]["duration_s"] > 0
+    assert rows[2]["duration_s"] is None
+    assert "none of 2 selectors matched" in rows[1]["error"]
+
+
+def _run_artifacts(flow_run_id: Any) -> tuple[Any, Any]:
+    """The run's markdown report and table artifact, read back from Prefect's API."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+            )
+
+    by_type = {a.type: a for a in asyncio.run(read())}
+    return by_type["markdown"], by_type["table"]
 
 
 def test_selector_fallbacks_are_used_and_recorded(

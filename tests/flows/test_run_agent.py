@@ -245,6 +245,8 @@ def test_selector_fallbacks_are_used_and_recorded(
         "selector '#renamed-button' matched no element; used fallback \"role=button[name='Go']\"" in line
         for line in lines
     ), lines
+    report, _ = _run_artifacts(state.state_details.flow_run_id)
+    assert "fallback selectors used: `role=button[name='Go']`" in str(report.data)
 
 
 def test_extract_feeds_a_later_http_action(

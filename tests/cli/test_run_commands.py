@@ -63,6 +63,29 @@ def test_run_selected_chunks_then_runs_and_logs(
     assert "Finished in state Completed" in logs.out
 
 
+def test_the_live_table_follows_each_chunk_as_it_runs(
+    agentctl: CliRunner, tmp_path: Path, prefect_harness: None, chromium: str, base_url: str
+) -> None:
+    from flows.progress import ProgressEvent, listening
+
+    agent_id = agentctl("import", str(_agent_file(tmp_path, base_url))).out.strip()
+    seen: list[ProgressEvent] = []
+    with listening(seen.append):  # beside the table's own listener, in this process
+        result = agentctl("run", agent_id, "--chunk", "1", "--chunk", "2")
+    assert result.code == 0, result.err
+    assert [(e.order, e.status) for e in seen if e.kind == "chunk"] == [
+        (1, "Running"),
+        (1, "Completed"),
+        (2, "Running"),
+        (2, "Completed"),
+    ]
+    assert [e.status for e in seen if e.kind == "run"] == ["Completed"]
+    table = [line.split() for line in result.err.splitlines()]
+    assert ["1", "Open", "Completed", "1"] in table, result.err
+    assert ["2", "Click", "Completed", "1"] in table, result.err
+    assert not any(row[:2] == ["3", "Check"] for row in table), "only the chosen chunks are listed"
+
+
 def test_a_failed_run_exits_non_zero_and_later_chunks_stay_not_started(
     agentctl: CliRunner, tmp_path: Path, prefect_harness: None, chromium: str, base_url: str
 ) -> None:

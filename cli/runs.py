@@ -82,6 +82,10 @@ def run_agent_command(
         session_from=session_from,
     )
     agent, plan = prepared.agent, prepared.plan
+    if plan.needs_browser:
+        from tasks.browser.session import check_display
+
+        check_display(headless=plan.headless and not headed)  # before Prefect starts, not in chunk 1
     use_store_of(state)
     reconcile_now(state)
     from cli._live import LiveRun, run_with_progress

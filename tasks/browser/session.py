@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,14 @@ from agents_store.errors import ExecutionError
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
-__all__ = ["LAUNCH_ARGS", "BrowserUnavailable", "RunBrowser", "find_chromium", "shared_browser"]
+__all__ = [
+    "LAUNCH_ARGS",
+    "BrowserUnavailable",
+    "RunBrowser",
+    "check_display",
+    "find_chromium",
+    "shared_browser",
+]
 
 logger = logging.getLogger("agentctl.browser")
 
@@ -38,6 +47,25 @@ _SYSTEM_CHROMIUMS = ("/usr/bin/chromium", "chromium", "chromium-browser", "googl
 
 class BrowserUnavailable(ExecutionError):
     """No Chromium could be found or started."""
+
+
+def check_display(*, headless: bool, environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse a headed browser where it has no screen to open its window on.
+
+    Chromium then exits at once and Playwright's error starts "Target page, context or browser has
+    been closed" — the reason is further down, in a box of its browser log.
+
+    Raises:
+        BrowserUnavailable: not headless, on Linux, and neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set.
+    """
+    if headless or not sys.platform.startswith("linux"):
+        return
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return
+    raise BrowserUnavailable(
+        "a headed browser needs a display and none is set ($DISPLAY and $WAYLAND_DISPLAY are empty): "
+        "run headless (without --headed, or with settings.headless: true), or under xvfb-run"
+    )
 
 
 def find_chromium(configured: Path | None = None) -> str | None:
@@ -107,6 +135,7 @@ async def _launch(*, headless: bool, executable: str | None) -> _Shared:
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import async_playwright
 
+    check_display(headless=headless)
     playwright = await async_playwright().start()
     try:
         browser = await playwright.chromium.launch(

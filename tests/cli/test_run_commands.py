@@ -118,6 +118,19 @@ def test_bad_run_options_fail_fast_without_starting_prefect(
     assert json.loads(agentctl("runs", "--json").out) == []
 
 
+def test_headed_without_a_display_is_refused_before_the_run_starts(
+    agentctl: CliRunner, tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    agent_id = agentctl("import", str(_agent_file(tmp_path, base_url))).out.strip()
+    result = agentctl("run", agent_id, "--headed")
+    assert result.code == 1
+    assert "a headed browser needs a display and none is set" in result.err
+    assert "xvfb-run" in result.err
+    assert json.loads(agentctl("runs", "--json").out) == []
+
+
 def test_demo_runs_the_demo_agent_against_the_demo_app(
     agentctl: CliRunner, prefect_harness: None, chromium: str
 ) -> None:

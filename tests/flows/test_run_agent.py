@@ -221,6 +221,30 @@ def _run_artifacts(flow_run_id: Any) -> tuple[Any, Any]:
     return by_type["markdown"], by_type["table"]
 
 
+def test_a_headed_agent_without_a_display_fails_saying_why(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: RunFlow,
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deployment of an agent saved with ``headless: false``, run by a worker with no screen."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    agent = make_agent(
+        sqlite_engine_store,
+        [{"name": "Open", "actions": [{"type": "goto", "url": f"{base_url}/page/open"}]}],
+        settings={"retries": 0, "headless": False},
+    )
+    state = run_flow(agent)
+    assert state.is_failed()
+    chunk = sqlite_engine_store.get(agent.id).chunks[0]
+    assert chunk.status == ChunkStatus.FAILED
+    assert chunk.error_details is not None
+    assert chunk.error_details["type"] == "BrowserUnavailable"
+    assert "a headed browser needs a display and none is set" in chunk.error_details["message"]
+
+
 def test_selector_fallbacks_are_used_and_recorded(
     sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str
 ) -> None:

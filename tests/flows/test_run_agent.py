@@ -98,6 +98,46 @@ def test_a_five_chunk_agent_completes(
     assert engine_store.list_agents().items[0].last_run_at is not None
 
 
+def test_a_secret_can_come_from_a_prefect_secret_block(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: RunFlow,
+    base_url: str,
+    site: LocalSite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``{{ secrets.DEMO_PASSWORD }}`` with no ``AGENTCTL_SECRET_DEMO_PASSWORD``: read from the Prefect
+    Secret block ``demo-password``, and a run before that block exists says where it looked."""
+    from prefect.blocks.system import Secret
+
+    monkeypatch.delenv("AGENTCTL_SECRET_DEMO_PASSWORD", raising=False)
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Sign in",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/"},
+                    {"type": "fill", "selector": "#username", "value": "demo"},
+                    {"type": "fill", "selector": "#password", "value": "{{ secrets.DEMO_PASSWORD }}"},
+                    {"type": "click", "selector": "#login"},
+                    {"type": "wait_for_url", "url": "**/records"},
+                ],
+            }
+        ],
+    )
+    missing = run_flow(agent)
+    assert missing.is_failed()
+    assert "a Prefect Secret block named 'demo-password'" in missing.message
+    Secret(value=site.demo.password).save("demo-password", overwrite=True)
+    try:
+        state = run_flow(agent)
+    finally:
+        Secret.delete("demo-password")
+    assert state.is_completed(), state.message
+    assert _statuses(sqlite_engine_store, agent) == [ChunkStatus.COMPLETED]
+
+
 def test_retries_then_success_records_the_attempts(
     engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str, site: LocalSite
 ) -> None:

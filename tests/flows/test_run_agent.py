@@ -97,6 +97,19 @@ def test_a_five_chunk_agent_completes(
     assert runs[0].finished_at is not None
     assert engine_store.list_agents().items[0].last_run_at is not None
 
+    flow_run, task_runs = _prefect_view(state.state_details.flow_run_id, expect_tasks=5)
+    assert flow_run.name == "Engine test · automatic"
+    assert {f"agent:{agent.id}", "mode:automatic"} <= set(flow_run.tags)
+    assert sorted(t.name for t in task_runs) == [
+        "01 · Open",
+        "02 · Sign in",
+        "03 · Add",
+        "04 · Check",
+        "05 · Total",
+    ]
+    assert {t.task_key.split("-")[0] for t in task_runs} == {"run_chunk"}
+    assert {t.state_name for t in task_runs} == {"Completed"}
+
 
 def test_a_secret_can_come_from_a_prefect_secret_block(
     sqlite_engine_store: AgentStore,
@@ -242,6 +255,32 @@ def test_a_chunk_that_keeps_failing_stops_the_run_with_full_error_details(
     assert rows[0]["duration_s"] > 0
     assert rows[2]["duration_s"] is None
     assert "none of 2 selectors matched" in rows[1]["error"]
+
+
+def _prefect_view(flow_run_id: Any, *, expect_tasks: int) -> tuple[Any, list[Any]]:
+    """The flow run and its task runs as Prefect's API shows them (task runs arrive as batched
+    events, a moment after the run)."""
+    import asyncio
+    import time
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def read() -> tuple[Any, list[Any]]:
+        async with get_client() as client:
+            flow_run = await client.read_flow_run(flow_run_id)
+            task_runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            return flow_run, task_runs
+
+    deadline = time.monotonic() + 15
+    while True:
+        flow_run, task_runs = asyncio.run(read())
+        done = [t for t in task_runs if t.state_name == "Completed"]
+        if len(done) >= expect_tasks or time.monotonic() > deadline:
+            return flow_run, task_runs
+        time.sleep(0.3)
 
 
 def _run_artifacts(flow_run_id: Any) -> tuple[Any, Any]:

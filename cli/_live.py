@@ -90,4 +90,7 @@ def run_with_progress(
                 live.update(live_run.table())
 
             with listening(redraw):
-                return asyncio.run(main())
+                final = asyncio.run(main())
+        if not err_console.is_terminal and not transient:
+            err_console.line()  # rich ends the table's last line only on a terminal
+        return final

@@ -29,20 +29,35 @@ def note_prefect_mode() -> None:
         )
 
 
+class _NoTracebackOfOurFailures(logging.Filter):
+    """Off the terminal: Prefect's traceback of a failure agentctl raised on purpose (a chunk that
+    failed, a run refused). The command's table and last line say what failed; the traceback, which
+    only shows Prefect's engine calling our task, stays in the run's logs in Prefect."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from agents_store.errors import AgentctlError
+
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, AgentctlError)
+
+
 @contextmanager
 def quiet_prefect_console(level: int = logging.WARNING) -> Iterator[None]:
     """Keep Prefect's INFO lines off the terminal (they still go to Prefect's API and UI)."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
     handlers: list[tuple[logging.Handler, int]] = []
+    ours = _NoTracebackOfOurFailures()
     for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         if isinstance(logger, logging.Logger):
             for handler in logger.handlers:
                 if isinstance(handler, PrefectConsoleHandler) and all(handler is not h for h, _ in handlers):
                     handlers.append((handler, handler.level))
                     handler.setLevel(max(level, handler.level))
+                    handler.addFilter(ours)
     try:
         yield
     finally:
         for handler, previous in handlers:
             handler.setLevel(previous)
+            handler.removeFilter(ours)

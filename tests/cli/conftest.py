@@ -33,6 +33,7 @@ def agentctl(
 
         get_settings.cache_clear()
         capsys.readouterr()
+        _prefect_console_to(sys.stderr, monkeypatch)
         monkeypatch.setattr(sys, "argv", ["agentctl", *args])
         if stdin is not None:
             import io
@@ -48,3 +49,19 @@ def agentctl(
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+def _prefect_console_to(stream: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point Prefect's console log handlers at this test's captured stderr, as a command's own
+    process would have them. Prefect binds them to the stderr of when it set up logging — an earlier
+    test's capture, closed by now ("I/O operation on closed file")."""
+    import logging
+
+    handlers_module = sys.modules.get("prefect.logging.handlers")
+    if handlers_module is None:  # Prefect not imported yet: it will bind to this stderr itself
+        return
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, handlers_module.PrefectConsoleHandler):
+                monkeypatch.setattr(handler.console, "file", stream)

@@ -93,6 +93,10 @@ def test_a_failed_run_exits_non_zero_and_later_chunks_stay_not_started(
     result = agentctl("run", agent_id, "--chunk", "1", "--chunk", "3")
     assert result.code == 1
     assert 'chunk 3 "Check" failed' in result.err
+    assert "Traceback" not in result.err, "a chunk's failure is told by the table, not a traceback"
+    lines = result.err.splitlines()
+    assert any(line.split()[:3] == ["3", "Check", "Failed"] for line in lines if line.strip()), result.err
+    assert any(line.startswith("agentctl: run failed: ") for line in lines), result.err
     shown = json.loads(agentctl("show", agent_id, "--json").out)
     assert [c["status"] for c in shown["chunks"]] == ["Completed", "Not Started", "Failed"]
     assert shown["chunks"][2]["error_details"]["type"] == "AssertionFailed"

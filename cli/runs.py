@@ -143,20 +143,37 @@ def list_runs(
         return
     from rich.table import Table
 
-    table = Table(box=None, header_style="bold")
-    for column in ("RUN", "AGENT", "VER", "MODE", "STATUS", "STARTED", "TOOK", "ERROR"):
-        table.add_column(column)
-    for r in runs:
-        took = f"{(r.finished_at - r.started_at).total_seconds():.1f} s" if r.finished_at else "-"
-        table.add_row(
+    rows = [
+        [
             str(r.flow_run_id)[:8],
-            Text(names[r.agent_id]),
+            names[r.agent_id],
             str(r.agent_version),
             r.mode,
-            Text(r.status.value, style=STATUS_STYLE.get(r.status.value, "")),
+            r.status.value,
             time_text(r.started_at),
-            took,
-            Text((r.error or "")[:80]),
+            f"{(r.finished_at - r.started_at).total_seconds():.1f} s" if r.finished_at else "-",
+            " ".join((r.error or "").split()),
+        ]
+        for r in runs
+    ]
+    headers = ("RUN", "AGENT", "VER", "MODE", "STATUS", "STARTED", "TOOK", "ERROR")
+    table = Table(box=None, header_style="bold")
+    used = 2 * len(headers)  # a space either side of every column
+    for index, header in enumerate(headers[:-1]):
+        # Kept whole (an agent's name up to 24 characters), so only the error gives way.
+        width = min(max([len(header), *(len(row[index]) for row in rows)]), 24)
+        table.add_column(header, no_wrap=True, overflow="ellipsis", width=width)
+        used += width
+    # One line per run, the error cut to the width left: `agentctl logs RUN` has all of it. (Rich
+    # narrows every column alike once the no-wrap ones do not fit, down to nothing.)
+    table.add_column(
+        headers[-1], no_wrap=True, overflow="ellipsis", max_width=max(out_console.width - used, 12)
+    )
+    for run_id, name, version, mode, status, started, took, error in rows:
+        style = STATUS_STYLE.get(status, "")
+        # Text, not str: a name or an error holding "[red]" must print as written, not as markup.
+        table.add_row(
+            run_id, Text(name), version, mode, Text(status, style=style), started, took, Text(error)
         )
     out_console.print(table)
 

@@ -14,14 +14,14 @@ demo:
 	@scripts/bootstrap.sh
 	@$(UV) run --no-sync agentctl demo
 
-# The suite CI runs (about 10 minutes on 2 cores): everything but the long end-to-end scenarios.
+# The suite CI runs (5-7 minutes on 2 cores): everything but the long end-to-end scenarios.
 test:
 	@scripts/bootstrap.sh --postgres
 	@$(MAKE) --no-print-directory check
 	$(UV) run --no-sync pytest -m "not slow"
 
 # The long scenarios (`slow`: crashes, secrets in every mode, load, scale-out, fuzzing; about
-# 10 minutes more): run them before a release and after touching the engine, the store or the dashboard.
+# 6 minutes more): run them before a release and after touching the engine, the store or the dashboard.
 test-slow:
 	@scripts/bootstrap.sh --postgres
 	$(UV) run --no-sync pytest -m slow

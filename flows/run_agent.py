@@ -10,6 +10,7 @@ behind, and ``flows.reconcile`` repairs what a process killed too hard for hooks
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -218,7 +219,8 @@ async def _run(
                 try:
                     outcomes, failure = await executor.run()
                 except BaseException:
-                    await executor.close_browser()
+                    with contextlib.suppress(Exception):  # the error to report is the run's own
+                        await executor.close_browser()
                     raise
             status = (
                 RunStatus.ABORTED

@@ -10,6 +10,17 @@ from agents_store.models import AgentDefinition
 LOOM = "https://www.loom.com/share/4f3c2a1b0d9e8f7a6b5c4d3e2f1a0b9c"
 
 
+def demo_sign_in(base_url: str) -> list[dict[str, Any]]:
+    """Signing in to the demo app (tests/sites.py) with the password in ``{{ secrets.DEMO_PASSWORD }}``."""
+    return [
+        {"type": "goto", "url": f"{base_url}/"},
+        {"type": "fill", "selector": "#username", "value": "demo"},
+        {"type": "fill", "selector": "#password", "value": "{{ secrets.DEMO_PASSWORD }}"},
+        {"type": "click", "selector": "#login"},
+        {"type": "wait_for_url", "url": "**/records"},
+    ]
+
+
 def chunk_doc(name: str, actions: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "name": name,

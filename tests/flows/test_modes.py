@@ -14,6 +14,7 @@ import pytest
 from agents_store.models import Agent, ChunkStatus
 from agents_store.settings import get_settings
 from agents_store.store import AgentStore, RunRecord, RunStatus
+from tests.factories import demo_sign_in
 from tests.helpers import resume_as_prefect_ui, wait_for
 from tests.sites import LocalSite
 
@@ -286,14 +287,7 @@ def test_from_chunk_starts_with_the_session_of_the_earlier_run(
         [
             {
                 "name": "Sign in",
-                "actions": [
-                    {"type": "goto", "url": f"{base_url}/"},
-                    {"type": "fill", "selector": "#username", "value": "demo"},
-                    {"type": "fill", "selector": "#password", "value": "{{ secrets.DEMO_PASSWORD }}"},
-                    {"type": "click", "selector": "#login"},
-                    {"type": "wait_for_url", "url": "**/records"},
-                    {"type": "extract", "selector": "h1", "var": "heading"},
-                ],
+                "actions": [*demo_sign_in(base_url), {"type": "extract", "selector": "h1", "var": "heading"}],
             },
             {
                 "name": "Add a record",

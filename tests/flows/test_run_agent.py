@@ -11,6 +11,7 @@ import pytest
 
 from agents_store.models import Agent, ChunkStatus
 from agents_store.store import AgentStore, RunStatus
+from tests.factories import demo_sign_in
 from tests.sites import LocalSite
 
 pytestmark = pytest.mark.browser
@@ -129,13 +130,7 @@ def test_a_secret_can_come_from_a_prefect_secret_block(
         [
             {
                 "name": "Sign in",
-                "actions": [
-                    {"type": "goto", "url": f"{base_url}/"},
-                    {"type": "fill", "selector": "#username", "value": "demo"},
-                    {"type": "fill", "selector": "#password", "value": "{{ secrets.DEMO_PASSWORD }}"},
-                    {"type": "click", "selector": "#login"},
-                    {"type": "wait_for_url", "url": "**/records"},
-                ],
+                "actions": demo_sign_in(base_url),
             }
         ],
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
 from rich.text import Text
+
+from cli._listing import Column, Listing, time_text
 
 if TYPE_CHECKING:
     from agents_store.models import Agent, AgentSummary, Chunk
@@ -28,12 +28,6 @@ STATUS_STYLE = {
 def print_json(data: Any) -> None:
     """Machine-readable output: exactly the JSON and a newline on stdout, no styling."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def time_text(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def summary_json(summary: AgentSummary) -> dict[str, Any]:
@@ -101,15 +95,24 @@ def error_summary(chunk: Chunk, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def chunk_table(agent: Agent) -> Table:
-    table = Table(box=None, header_style="bold")
-    for column in ("#", "CHUNK", "VIDEO", "ACTIONS", "STATUS", "TRIES", "ERROR"):
-        table.add_column(column)
+CHUNK_COLUMNS = (
+    Column("#"),
+    Column("CHUNK", floor=12),
+    Column("VIDEO"),
+    Column("ACTIONS"),
+    Column("STATUS"),
+    Column("TRIES"),
+    Column("ERROR", floor=12),
+)
+
+
+def chunk_table(agent: Agent) -> Listing:
+    table = Listing(CHUNK_COLUMNS, [])
     for c in agent.chunks:
         video = f"{c.start_time or ''}–{c.end_time or ''}" if c.start_time or c.end_time else ""
         status = str(c.status)
         style = STATUS_STYLE.get(status, "")
-        table.add_row(
+        table.add(
             str(c.order),
             Text(c.name or ""),
             video,

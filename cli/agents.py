@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli._context import CliState, err_console, out_console, state_of, stdin_is_interactive
-from cli._render import STATUS_STYLE, agent_json, chunk_table, print_json, summary_json, time_text
+from cli._listing import Column, Listing, print_listing, time_text
+from cli._render import STATUS_STYLE, agent_json, chunk_table, print_json, summary_json
 
 if TYPE_CHECKING:
     from agents_store.models import Agent
@@ -73,6 +74,17 @@ def _read_source(source: str) -> bytes:
         raise InvalidAgent(f"{source}: cannot read it ({e.strerror})") from e
 
 
+AGENT_COLUMNS = (
+    Column("ID"),
+    Column("NAME", floor=12),
+    Column("STATUS"),
+    Column("CHUNKS"),
+    Column("VER"),
+    Column("UPDATED", kind="time"),
+    Column("LAST RUN", kind="time"),
+)
+
+
 def list_agents(
     ctx: typer.Context,
     sort: Annotated[
@@ -119,23 +131,20 @@ def list_agents(
     if as_json:
         print_json([summary_json(a) for a in page.items])
         return
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "NAME", "STATUS", "CHUNKS", "VER", "UPDATED", "LAST RUN"):
-        table.add_column(column)
+    table = Listing(AGENT_COLUMNS, [])
     for a in page.items:
-        table.add_row(
+        table.add(
             str(a.id)[:8],
             Text(a.name),
             Text(str(a.status), style=STATUS_STYLE.get(str(a.status), "")),
             str(a.chunk_count),
             str(a.version),
-            time_text(a.updated_at),
-            time_text(a.last_run_at),
+            a.updated_at,
+            a.last_run_at,
         )
-    out_console.print(table)
+    print_listing(table, out_console)
     shown_to = page.offset + len(page.items)
     err_console.print(
         f"{page.offset + 1 if page.items else 0}–{shown_to} of {page.total} agents", markup=False
@@ -173,7 +182,7 @@ def _print_agent(agent: Agent) -> None:
     if agent.params:
         shown = ", ".join(f"{k}={v}" for k, v in agent.params.items())
         out_console.print(f"params {shown}", markup=False)
-    out_console.print(chunk_table(agent))
+    print_listing(chunk_table(agent), out_console)
 
 
 def edit_agent(

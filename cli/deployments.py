@@ -10,7 +10,8 @@ import typer
 from rich.text import Text
 
 from cli._context import err_console, out_console, state_of
-from cli._render import print_json, time_text
+from cli._listing import Column, Listing, print_listing, time_text
+from cli._render import print_json
 
 __all__ = ["register"]
 
@@ -94,16 +95,19 @@ def list_schedules(
     if not rows:
         out_console.print("no agent has a schedule", markup=False)
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("AGENT", "CRON", "TIME ZONE", "MODE", "NEXT RUN"):
-        table.add_column(column)
+    table = Listing(
+        (
+            Column("AGENT", floor=12),
+            Column("CRON"),
+            Column("TIME ZONE"),
+            Column("MODE"),
+            Column("NEXT RUN", kind="time"),
+        ),
+        [],
+    )
     for r in rows:
-        table.add_row(
-            Text(r.agent.name), r.schedule.cron, r.schedule.timezone, r.schedule.mode, time_text(r.next_run)
-        )
-    out_console.print(table)
+        table.add(Text(r.agent.name), r.schedule.cron, r.schedule.timezone, r.schedule.mode, r.next_run)
+    print_listing(table, out_console)
 
 
 def deploy(

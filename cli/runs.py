@@ -11,7 +11,8 @@ import typer
 from rich.text import Text
 
 from cli._context import CliState, err_console, out_console, state_of
-from cli._render import STATUS_STYLE, print_json, time_text
+from cli._listing import Column, Listing, print_listing, time_text
+from cli._render import STATUS_STYLE, print_json
 
 if TYPE_CHECKING:
     from agents_store.store import RunRecord
@@ -123,6 +124,18 @@ def use_store_of(state: CliState) -> None:
         get_settings.cache_clear()
 
 
+RUN_COLUMNS = (
+    Column("RUN"),
+    Column("AGENT", floor=12),
+    Column("VER"),
+    Column("MODE"),
+    Column("STATUS"),
+    Column("STARTED", kind="time"),
+    Column("TOOK"),
+    Column("ERROR", floor=12),
+)
+
+
 def list_runs(
     ctx: typer.Context,
     ref: Annotated[str | None, typer.Argument(metavar="[AGENT]", help="Only this agent's runs.")] = None,
@@ -141,41 +154,21 @@ def list_runs(
     if as_json:
         print_json([_run_json(r, names[r.agent_id]) for r in runs])
         return
-    from rich.table import Table
-
-    rows = [
-        [
+    table = Listing(RUN_COLUMNS, [])
+    for r in runs:
+        took = f"{(r.finished_at - r.started_at).total_seconds():.1f} s" if r.finished_at else "-"
+        table.add(
             str(r.flow_run_id)[:8],
-            names[r.agent_id],
+            Text(names[r.agent_id]),
             str(r.agent_version),
             r.mode,
-            r.status.value,
-            time_text(r.started_at),
-            f"{(r.finished_at - r.started_at).total_seconds():.1f} s" if r.finished_at else "-",
-            " ".join((r.error or "").split()),
-        ]
-        for r in runs
-    ]
-    headers = ("RUN", "AGENT", "VER", "MODE", "STATUS", "STARTED", "TOOK", "ERROR")
-    table = Table(box=None, header_style="bold")
-    used = 2 * len(headers)  # a space either side of every column
-    for index, header in enumerate(headers[:-1]):
-        # Kept whole (an agent's name up to 24 characters), so only the error gives way.
-        width = min(max([len(header), *(len(row[index]) for row in rows)]), 24)
-        table.add_column(header, no_wrap=True, overflow="ellipsis", width=width)
-        used += width
-    # One line per run, the error cut to the width left: `agentctl logs RUN` has all of it. (Rich
-    # narrows every column alike once the no-wrap ones do not fit, down to nothing.)
-    table.add_column(
-        headers[-1], no_wrap=True, overflow="ellipsis", max_width=max(out_console.width - used, 12)
-    )
-    for run_id, name, version, mode, status, started, took, error in rows:
-        style = STATUS_STYLE.get(status, "")
-        # Text, not str: a name or an error holding "[red]" must print as written, not as markup.
-        table.add_row(
-            run_id, Text(name), version, mode, Text(status, style=style), started, took, Text(error)
+            Text(r.status.value, style=STATUS_STYLE.get(r.status.value, "")),
+            r.started_at,
+            took,
+            # One line per run: `agentctl logs RUN` has the whole error.
+            Text(" ".join((r.error or "").split())),
         )
-    out_console.print(table)
+    print_listing(table, out_console)
 
 
 def _run_json(run: RunRecord, agent_name: str) -> dict[str, Any]:

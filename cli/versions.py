@@ -9,7 +9,8 @@ import typer
 from rich.text import Text
 
 from cli._context import out_console, state_of
-from cli._render import print_json, time_text
+from cli._listing import Column, Listing, print_listing
+from cli._render import print_json
 
 if TYPE_CHECKING:
     from agents_store.store import ExportRecord
@@ -58,21 +59,20 @@ def list_versions(
         ]
         print_json(payload)
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold")
-    for column in ("VERSION", "SAVED", "AUTHOR", "CHANGES", "EXPORTED"):
-        table.add_column(column)
+    table = Listing(
+        (
+            Column("VERSION"),
+            Column("SAVED", kind="time"),
+            Column("AUTHOR", floor=8),
+            Column("CHANGES", floor=16),
+            Column("EXPORTED", floor=12),
+        ),
+        [],
+    )
     for info, summary in reversed(rows):
         exported = ", ".join(_export_text(e) for e in exports.get(info.version, []))
-        table.add_row(
-            str(info.version),
-            time_text(info.created_at),
-            Text(info.author or "-"),
-            Text(summary),
-            Text(exported),
-        )
-    out_console.print(table)
+        table.add(str(info.version), info.created_at, Text(info.author or "-"), Text(summary), Text(exported))
+    print_listing(table, out_console)
 
 
 def _export_json(record: ExportRecord) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def demo(
     """Run the demo agent against the demo app: sign in, add a record, read the total, call a webhook."""
     from agents_store.documents import load_definition
     from agents_store.errors import AgentNotFound
+    from cli._listing import print_listing
     from cli._live import LiveRun, run_with_progress
     from cli._prefect import flow_run_url, note_prefect_mode
     from cli._render import chunk_table
@@ -65,7 +66,7 @@ def demo(
         final = run_with_progress(live_run, {"agent_id": str(agent.id), "params": params}, transient=True)
         run_id = live_run.flow_run_id or final.state_details.flow_run_id
         out_console.print()
-        out_console.print(chunk_table(store.get(agent.id)))
+        print_listing(chunk_table(store.get(agent.id)), out_console)
         added = ", ".join(f"{r['title']} {r['amount']}" for r in site.records) or "none"
         payloads = [h["payload"] for h in site.hooks]
         out_console.print(

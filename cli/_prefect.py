@@ -27,6 +27,14 @@ def note_prefect_mode() -> None:
             markup=False,
             style="dim",
         )
+        # This note says it: Prefect's own "Starting/Stopping temporary server on …" lines would
+        # print after the command's output (the stop runs at exit, outside any quiet block).
+        logging.getLogger("prefect").addFilter(_not_the_temporary_server_lines)
+
+
+def _not_the_temporary_server_lines(record: logging.LogRecord) -> bool:
+    """The "prefect" logger's own INFO lines (its descendants' records do not pass this filter)."""
+    return record.levelno >= logging.WARNING
 
 
 class _NoTracebackOfOurFailures(logging.Filter):

@@ -216,6 +216,8 @@ def show_logs(
     lines = asyncio.run(read_run_logs(run_id, min_level=numeric))
     for line in lines:
         level_name = logging.getLevelName(line.level)
-        sys.stdout.write(f"{time_text(line.timestamp)} {level_name:<7} {line.logger}: {line.message}\n")
+        chunk = f"[{line.task_run_name}] " if line.task_run_name else ""
+        when = time_text(line.timestamp)
+        sys.stdout.write(f"{when} {level_name:<7} {chunk}{line.logger}: {line.message}\n")
     if not lines:
         err_console.print(f"no log lines for run {run_id} in this Prefect server", markup=False)

@@ -111,6 +111,7 @@ async def run_logs(flow_run_id: uuid.UUID, after: int = 0) -> LogsOut:
                 level=logging.getLevelName(line.level),
                 logger=line.logger,
                 message=line.message,
+                task=line.task_run_name,
             )
             for line in lines[after:]
         ],

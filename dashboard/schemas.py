@@ -284,6 +284,8 @@ class LogLineOut(BaseModel):
     level: str
     logger: str
     message: str
+    task: str | None = None
+    """The chunk's task run the line belongs to (``03 · Sign in``), when it belongs to one."""
 
 
 class LogsOut(BaseModel):

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import PrefectClient
 
 __all__ = ["RunLogLine", "attach_to_prefect", "read_run_logs"]
 
@@ -59,6 +63,9 @@ class RunLogLine:
     logger: str
     message: str
     task_run_id: uuid.UUID | None
+    task_run_name: str | None = None
+    """The chunk's task run (``03 · Sign in``): Prefect's own task lines ("Finished in state …") do
+    not say which chunk they are about."""
 
 
 async def read_run_logs(
@@ -88,4 +95,28 @@ async def read_run_logs(
                 RunLogLine(log.timestamp, log.level, log.name, log.message, log.task_run_id) for log in batch
             ]
             offset += len(batch)
-    return lines
+        names = await _task_run_names(client, {line.task_run_id for line in lines if line.task_run_id})
+    return [
+        replace(line, task_run_name=names.get(line.task_run_id)) if line.task_run_id else line
+        for line in lines
+    ]
+
+
+_PAGE = 200
+"""Prefect's API answers at most this many records per request by default."""
+
+
+async def _task_run_names(client: PrefectClient, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Names of these task runs; one the server has not recorded yet (it does so up to a second
+    after the run's events) is left out."""
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
+
+    wanted = sorted(ids)
+    names: dict[uuid.UUID, str] = {}
+    for start in range(0, len(wanted), _PAGE):
+        page = wanted[start : start + _PAGE]
+        runs = await client.read_task_runs(
+            task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=page)), limit=len(page)
+        )
+        names.update({run.id: run.name for run in runs})
+    return names

@@ -196,7 +196,9 @@ function renderLogs(pre, lines) {
   for (const line of lines) {
     const time = new Date(line.timestamp).toLocaleTimeString();
     pre.append(el("span", { className: "ts", textContent: `${time} ` }),
-      el("span", { className: `lv-${line.level}`, textContent: `${line.level.padEnd(7)} ${line.message}\n` }));
+      el("span", { className: `lv-${line.level}`, textContent: `${line.level.padEnd(7)} ` }),
+      line.task ? el("span", { className: "task", textContent: `[${line.task}] ` }) : "",
+      el("span", { textContent: `${line.message}\n` }));
   }
   if (atBottom) pre.scrollTop = pre.scrollHeight;
 }

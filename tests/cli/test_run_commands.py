@@ -54,13 +54,16 @@ def test_run_selected_chunks_then_runs_and_logs(
     assert "CLI run" in table.out
     assert "Completed" in table.out
     deadline = time.monotonic() + 15
-    while True:  # log lines reach Prefect's API in batches, a moment after the run
+    chunk_line = "INFO    [02 · Click] prefect.task_runs: Finished in state Completed()"
+    while True:  # log lines reach Prefect's API in batches, a moment after the run (task runs later)
         logs = agentctl("logs", runs[0]["flow_run_id"][:8])
-        if "Finished in state Completed" in logs.out or time.monotonic() > deadline:
+        if chunk_line in logs.out or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert logs.code == 0
-    assert "Finished in state Completed" in logs.out
+    assert "INFO    [01 · Open] prefect.task_runs: Finished in state Completed()" in logs.out
+    assert chunk_line in logs.out  # which chunk each of Prefect's task lines is about
+    assert "INFO    prefect.flow_runs: Finished in state Completed()" in logs.out
 
 
 def test_the_live_table_follows_each_chunk_as_it_runs(

@@ -80,12 +80,17 @@ async def test_run_all_chunks_and_follow_it(
     assert [r["flow_run_id"] for r in runs] == [run_id]
     assert (await api.get("/api/runs")).json()[0]["flow_run_id"] == run_id
 
-    async def logged() -> list[dict[str, Any]] | None:
-        lines = list((await api.get(f"/api/runs/{run_id}/logs")).json()["lines"])
-        return lines if any("Finished in state Completed" in line["message"] for line in lines) else None
+    chunks = ["01 · Wait 1", "02 · Wait 2", "03 · Wait 3"]
 
-    lines = await until("the run's last log line in Prefect", logged, within=20)
+    async def logged() -> list[dict[str, Any]] | None:
+        # Prefect records task runs (and so their names) up to a second after their log lines.
+        lines = list((await api.get(f"/api/runs/{run_id}/logs")).json()["lines"])
+        named = [line["task"] for line in lines if line["message"] == "Finished in state Completed()"]
+        return lines if named == [*chunks, None] else None
+
+    lines = await until("the run's log lines in Prefect, each chunk's named", logged, within=20)
     assert lines[0]["message"].startswith("Beginning flow run")
+    assert lines[0]["task"] is None  # the flow run's own line
     assert {line["level"] for line in lines} == {"INFO"}
     later = (await api.get(f"/api/runs/{run_id}/logs", params={"after": len(lines)})).json()
     assert later["next"] >= len(lines)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.live import Live
 from rich.table import Table
@@ -16,7 +17,10 @@ from cli._context import err_console
 from cli._render import STATUS_STYLE
 from tasks.steps import ChunkStep
 
-__all__ = ["ChunkRow", "LiveRun", "run_with_progress"]
+if TYPE_CHECKING:
+    from agents_store.store import AgentStore
+
+__all__ = ["ChunkRow", "LiveRun", "run_with_progress", "why_not_completed"]
 
 
 @dataclass
@@ -94,3 +98,16 @@ def run_with_progress(
         if not err_console.is_terminal and not transient:
             err_console.line()  # rich ends the table's last line only on a terminal
         return final
+
+
+def why_not_completed(store: AgentStore, run_id: uuid.UUID | None, final: Any) -> str:
+    """The run's own error as the store recorded it (``chunk 2 "Sign in" failed: …``), else the
+    message of Prefect's final state, which wraps it ("Flow run encountered an exception: …")."""
+    from agents_store.errors import AgentNotFound
+
+    if run_id is not None:
+        with contextlib.suppress(AgentNotFound):  # no record: the run never started
+            error = store.get_run(run_id).error
+            if error:
+                return error
+    return str(final.message or final.name)

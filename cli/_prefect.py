@@ -37,16 +37,21 @@ def _not_the_temporary_server_lines(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING
 
 
-class _NoTracebackOfOurFailures(logging.Filter):
-    """Off the terminal: Prefect's traceback of a failure agentctl raised on purpose (a chunk that
-    failed, a run refused). The command's table and last line say what failed; the traceback, which
-    only shows Prefect's engine calling our task, stays in the run's logs in Prefect."""
+class _SaidByTheCommand(logging.Filter):
+    """Off the terminal, what the command's own table and last line say already: Prefect's
+    traceback of a failure agentctl raised on purpose (a chunk that failed, a run refused; it only
+    shows Prefect's engine calling our task), and the "Finished in state Failed(…)" lines of the
+    flow run and of a failed chunk's task run, which drew themselves into the middle of the live
+    table. They all stay in the run's logs in Prefect."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from agents_store.errors import AgentctlError
 
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, AgentctlError)
+        if isinstance(error, AgentctlError):
+            return False
+        engine = record.name in ("prefect.flow_runs", "prefect.task_runs")
+        return not (engine and record.getMessage().startswith("Finished in state"))
 
 
 @contextmanager
@@ -55,7 +60,7 @@ def quiet_prefect_console(level: int = logging.WARNING) -> Iterator[None]:
     from prefect.logging.handlers import PrefectConsoleHandler
 
     handlers: list[tuple[logging.Handler, int]] = []
-    ours = _NoTracebackOfOurFailures()
+    ours = _SaidByTheCommand()
     for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         if isinstance(logger, logging.Logger):
             for handler in logger.handlers:

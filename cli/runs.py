@@ -89,7 +89,7 @@ def run_agent_command(
         check_display(headless=plan.headless and not headed)  # before Prefect starts, not in chunk 1
     use_store_of(state)
     reconcile_now(state)
-    from cli._live import LiveRun, run_with_progress
+    from cli._live import LiveRun, run_with_progress, why_not_completed
     from cli._prefect import flow_run_url, note_prefect_mode
 
     note_prefect_mode()
@@ -109,7 +109,8 @@ def run_agent_command(
     url = flow_run_url(run_id) if run_id else None
     out_console.print(f"flow run {run_id}" + (f"  {url}" if url else ""), markup=False)
     if not final.is_completed():
-        err_console.print(f"agentctl: run {final.name.lower()}: {final.message}", markup=False)
+        why = why_not_completed(state.store(), run_id, final)
+        err_console.print(f"agentctl: run {final.name.lower()}: {why}", markup=False)
         raise typer.Exit(1)
 
 

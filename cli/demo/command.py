@@ -31,7 +31,7 @@ def demo(
     from agents_store.documents import load_definition
     from agents_store.errors import AgentNotFound
     from cli._listing import print_listing
-    from cli._live import LiveRun, run_with_progress
+    from cli._live import LiveRun, run_with_progress, why_not_completed
     from cli._prefect import flow_run_url, note_prefect_mode
     from cli._render import chunk_table
     from cli.background_server import serve_in_background
@@ -79,7 +79,8 @@ def demo(
             with contextlib.suppress(KeyboardInterrupt, typer.Abort):
                 typer.prompt("", default="", show_default=False, prompt_suffix="")
     if not final.is_completed():
-        err_console.print(f"agentctl: the demo run {final.name.lower()}: {final.message}", markup=False)
+        why = why_not_completed(store, run_id, final)
+        err_console.print(f"agentctl: the demo run {final.name.lower()}: {why}", markup=False)
         raise typer.Exit(1)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from prefect import flow
 from prefect.settings import get_current_settings
-from prefect.states import Cancelled
+from prefect.states import Cancelled, Failed
 
 from agents_store.models import Agent, BrowserAction
 from agents_store.settings import Settings, get_settings
@@ -249,7 +249,12 @@ async def _run(
     if executor.aborted:
         return Cancelled(message=error)
     if failure is not None:
-        raise failure
+        # The run's outcome as a state, not an exception: raised, it had Prefect log a traceback
+        # through its own engine to this line ("Encountered exception during execution") and wrap
+        # the message ("Flow run encountered an exception: ChunkFailed: …") in its UI, the
+        # dashboard's log and `agentctl logs`. The chunk's task run keeps the traceback that says
+        # something: where its action failed.
+        return Failed(message=str(failure))
     return {
         "agent_id": str(agent.id),
         "agent_version": agent.version,

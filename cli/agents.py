@@ -13,6 +13,7 @@ import typer
 
 from cli._context import CliState, err_console, out_console, state_of, stdin_is_interactive
 from cli._listing import Column, Listing, print_listing, time_text
+from cli._options import AgentRef
 from cli._render import STATUS_STYLE, agent_json, chunk_table, print_json, summary_json
 
 if TYPE_CHECKING:
@@ -30,9 +31,6 @@ def register(app: typer.Typer) -> None:
     app.command("duplicate")(duplicate_agent)
     app.command("export")(export_agent)
     app.command("schema")(print_schema)
-
-
-AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="Agent id, unique id prefix, or name.")]
 
 
 def import_agent(

@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from cli._context import CliState, out_console, state_of
+from cli._options import RunRef
 from cli._render import print_json, time_text
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def _decide(state: CliState, ref: str, kind: str, decision: str, note: str) -> R
 
 def approve_run(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(metavar="RUN", help="Flow run id or unique prefix.")],
+    ref: RunRef,
     skip: Annotated[bool, typer.Option("--skip", help="Skip this chunk and go on.")] = False,
     abort: Annotated[bool, typer.Option("--abort", help="Stop the run here.")] = False,
     note: Annotated[str, typer.Option("--note", help="Why (kept on the run record).")] = "",
@@ -139,7 +140,7 @@ def approve_run(
 
 def step_run(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(metavar="RUN", help="Flow run id or unique prefix.")],
+    ref: RunRef,
     to_end: Annotated[bool, typer.Option("--to-end", help="Run the rest without pausing.")] = False,
     retry: Annotated[bool, typer.Option("--retry", help="Run this chunk again.")] = False,
     abort: Annotated[bool, typer.Option("--abort", help="Stop the run here.")] = False,

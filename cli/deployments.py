@@ -11,11 +11,10 @@ from rich.text import Text
 
 from cli._context import err_console, out_console, state_of
 from cli._listing import Column, Listing, print_listing, time_text
+from cli._options import AgentRef, ModeOption, ParamsOption
 from cli._render import print_json
 
 __all__ = ["register"]
-
-AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="Agent id, unique id prefix, or name.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +33,8 @@ def schedule_agent(
         str | None, typer.Option("--cron", help='e.g. "0 9 * * 1-5" (a 6th field: seconds).')
     ] = None,
     timezone: Annotated[str, typer.Option("--timezone", help="IANA time zone, e.g. Europe/Paris.")] = "UTC",
-    mode: Annotated[str, typer.Option("--mode", help="automatic, verification or debugging.")] = "automatic",
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (repeatable).")] = None,
+    mode: ModeOption = "automatic",
+    param: ParamsOption = None,
     off: Annotated[bool, typer.Option("--off", help="Remove the agent's schedule.")] = False,
 ) -> None:
     """Run an agent on a cron schedule (saved in the store and put on its Prefect deployment)."""
@@ -168,7 +167,7 @@ def serve(
 def trigger(
     ctx: typer.Context,
     ref: AgentRef,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (repeatable).")] = None,
+    param: ParamsOption = None,
     mode: Annotated[str | None, typer.Option("--mode", help="automatic, verification or debugging.")] = None,
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until the run ends; exit 0 only if it completed.")

@@ -8,6 +8,7 @@ import typer
 
 from cli._context import CliState, err_console, out_console, state_of
 from cli._export import print_export_result
+from cli._options import AgentRef
 
 if TYPE_CHECKING:
     from github import Github
@@ -22,7 +23,6 @@ github_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="Agent id, unique id prefix, or name.")]
 BaseUrl = Annotated[
     str,
     typer.Option(

@@ -12,14 +12,13 @@ from rich.text import Text
 
 from cli._context import CliState, err_console, out_console, state_of
 from cli._listing import Column, Listing, print_listing, time_text
+from cli._options import AgentRef, ModeOption, ParamsOption, RunRef
 from cli._render import STATUS_STYLE, print_json
 
 if TYPE_CHECKING:
     from agents_store.store import RunRecord
 
 __all__ = ["parse_params", "register", "use_store_of"]
-
-AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="Agent id, unique id prefix, or name.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -45,13 +44,14 @@ def run_agent_command(
     ctx: typer.Context,
     ref: AgentRef,
     chunk: Annotated[
-        list[int] | None, typer.Option("--chunk", "-c", help="Run only this chunk (repeat for several).")
+        list[int] | None,
+        typer.Option("--chunk", "-c", metavar="N", help="Run only chunk N (repeat for several)."),
     ] = None,
     from_chunk: Annotated[
-        int | None, typer.Option("--from-chunk", help="Run from this chunk to the end.")
+        int | None, typer.Option("--from-chunk", metavar="N", help="Run from chunk N to the end.")
     ] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (repeatable).")] = None,
-    mode: Annotated[str, typer.Option("--mode", help="automatic, verification or debugging.")] = "automatic",
+    param: ParamsOption = None,
+    mode: ModeOption = "automatic",
     headed: Annotated[bool, typer.Option("--headed", help="Show the browser window.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Run chunks that need review anyway.")] = False,
     session_from: Annotated[
@@ -199,7 +199,7 @@ def resolve_run(state: CliState, ref: str) -> uuid.UUID:
 
 def show_logs(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(metavar="RUN", help="Flow run id or unique prefix.")],
+    ref: RunRef,
     level: Annotated[str, typer.Option("--level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """A run's log lines, from Prefect's API."""

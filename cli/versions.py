@@ -10,14 +10,13 @@ from rich.text import Text
 
 from cli._context import out_console, state_of
 from cli._listing import Column, Listing, print_listing
+from cli._options import AgentRef
 from cli._render import print_json
 
 if TYPE_CHECKING:
     from agents_store.store import ExportRecord
 
 __all__ = ["register"]
-
-AgentRef = Annotated[str, typer.Argument(metavar="AGENT", help="Agent id, unique id prefix, or name.")]
 
 
 def register(app: typer.Typer) -> None:

@@ -101,8 +101,9 @@ def run_with_progress(
 
 
 def why_not_completed(store: AgentStore, run_id: uuid.UUID | None, final: Any) -> str:
-    """The run's own error as the store recorded it (``chunk 2 "Sign in" failed: …``), else the
-    message of Prefect's final state, which wraps it ("Flow run encountered an exception: …")."""
+    """The run's own error as the store recorded it (``chunk 2 "Sign in" failed: …``, a crash, a
+    cancellation), else the message of Prefect's final state: a run refused before it started has
+    no record, and Prefect wraps its error ("Flow run encountered an exception: RunRefused: …")."""
     from agents_store.errors import AgentNotFound
 
     if run_id is not None:

@@ -33,7 +33,8 @@ def note_prefect_mode() -> None:
 
 
 def _not_the_temporary_server_lines(record: logging.LogRecord) -> bool:
-    """The "prefect" logger's own INFO lines (its descendants' records do not pass this filter)."""
+    """Drop the INFO lines logged on the "prefect" logger itself: the temporary server's start and
+    stop lines are (a logger's filter never sees the records of its children, the run loggers)."""
     return record.levelno >= logging.WARNING
 
 

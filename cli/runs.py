@@ -201,24 +201,44 @@ def show_logs(
     ctx: typer.Context,
     ref: RunRef,
     level: Annotated[str, typer.Option("--level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Print new lines as they come, until the run ends.")
+    ] = False,
 ) -> None:
     """A run's log lines, from Prefect's API."""
     import logging
 
     from agents_store.errors import ConfigError
     from cli._prefect import note_prefect_mode
-    from flows.run_logs import read_run_logs
+    from flows.run_logs import RunLogLine, follow_run_logs, read_run_logs
 
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ConfigError(f"--level: {level!r} is not DEBUG, INFO, WARNING or ERROR")
     run_id = resolve_run(state_of(ctx), ref)
     note_prefect_mode()
-    lines = asyncio.run(read_run_logs(run_id, min_level=numeric))
-    for line in lines:
+
+    def write(line: RunLogLine) -> None:
         level_name = logging.getLevelName(line.level)
         chunk = f"[{line.task_run_name}] " if line.task_run_name else ""
-        when = time_text(line.timestamp)
-        sys.stdout.write(f"{when} {level_name:<7} {chunk}{line.logger}: {line.message}\n")
-    if not lines:
+        sys.stdout.write(
+            f"{time_text(line.timestamp)} {level_name:<7} {chunk}{line.logger}: {line.message}\n"
+        )
+        sys.stdout.flush()  # each line as it comes, through a pipe too
+
+    async def follow_lines() -> int:
+        count = 0
+        async for line in follow_run_logs(run_id, min_level=numeric):
+            write(line)
+            count += 1
+        return count
+
+    if follow:
+        printed = asyncio.run(follow_lines())
+    else:
+        lines = asyncio.run(read_run_logs(run_id, min_level=numeric))
+        for line in lines:
+            write(line)
+        printed = len(lines)
+    if not printed:
         err_console.print(f"no log lines for run {run_id} in this Prefect server", markup=False)

@@ -4,16 +4,19 @@ so chunk messages (fallback selectors, retries) show in the Prefect UI and in ``
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["RunLogLine", "attach_to_prefect", "read_run_logs"]
+__all__ = ["RunLogLine", "attach_to_prefect", "follow_run_logs", "read_run_logs"]
 
 
 def attach_to_prefect(level: int = logging.INFO, *, extra: tuple[str, ...] = ()) -> None:
@@ -66,12 +69,18 @@ class RunLogLine:
     task_run_name: str | None = None
     """The chunk's task run (``03 · Sign in``): Prefect's own task lines ("Finished in state …") do
     not say which chunk they are about."""
+    id: uuid.UUID | None = None
+
+    @property
+    def closes_the_run(self) -> bool:
+        """The flow run's last line: Prefect's "Finished in state …"."""
+        return self.task_run_id is None and self.message.startswith("Finished in state")
 
 
 async def read_run_logs(
-    flow_run_id: uuid.UUID, *, min_level: int = logging.INFO, limit: int = 1000
+    flow_run_id: uuid.UUID, *, min_level: int = logging.INFO, limit: int = 1000, offset: int = 0
 ) -> list[RunLogLine]:
-    """The run's log lines from Prefect's API, oldest first."""
+    """The run's log lines from Prefect's API, oldest first (from the ``offset``-th on)."""
     from prefect import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
     from prefect.client.schemas.sorting import LogSort
@@ -81,7 +90,6 @@ async def read_run_logs(
     )
     lines: list[RunLogLine] = []
     async with get_client() as client:
-        offset = 0
         while len(lines) < limit:
             batch = await client.read_logs(
                 log_filter=log_filter,
@@ -92,7 +100,8 @@ async def read_run_logs(
             if not batch:
                 break
             lines += [
-                RunLogLine(log.timestamp, log.level, log.name, log.message, log.task_run_id) for log in batch
+                RunLogLine(log.timestamp, log.level, log.name, log.message, log.task_run_id, id=log.id)
+                for log in batch
             ]
             offset += len(batch)
         names = await _task_run_names(client, {line.task_run_id for line in lines if line.task_run_id})
@@ -120,3 +129,58 @@ async def _task_run_names(client: PrefectClient, ids: set[uuid.UUID]) -> dict[uu
         )
         names.update({run.id: run.name for run in runs})
     return names
+
+
+NAME_WAIT_SECONDS = 5.0
+"""How long a chunk's line waits for its task run's name: Prefect records task runs from their
+events, up to a second or two after the lines that reach its API first."""
+_OVERLAP = 50
+"""Lines read again at each poll, so one that reached the API late, out of order, is not missed."""
+
+
+async def follow_run_logs(
+    flow_run_id: uuid.UUID,
+    *,
+    min_level: int = logging.INFO,
+    poll_seconds: float = 1.0,
+    settle_seconds: float = 4.0,
+) -> AsyncIterator[RunLogLine]:
+    """The run's log lines as they reach Prefect's API, until the run has ended.
+
+    Ends once Prefect's state for the run is final and its closing line has arrived, or
+    ``settle_seconds`` after the final state (lines reach the API in batches, every 2 s by
+    default; a ``min_level`` above INFO never sees the closing line).
+    """
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    seen: set[uuid.UUID] = set()
+    ended_at: float | None = None
+    closed = False
+    while True:
+        lines = await read_run_logs(
+            flow_run_id, min_level=min_level, offset=max(0, len(seen) - _OVERLAP), limit=100_000
+        )
+        waiting = False
+        for line in lines:
+            if line.id in seen:
+                continue
+            age = (datetime.now(UTC) - line.timestamp).total_seconds()
+            if line.task_run_id and line.task_run_name is None and age < NAME_WAIT_SECONDS:
+                waiting = True
+                break  # in order: this line, and those after it, at the next poll
+            if line.id is not None:
+                seen.add(line.id)
+            closed = closed or line.closes_the_run
+            yield line
+        if ended_at is None:
+            try:
+                async with get_client() as client:
+                    state = (await client.read_flow_run(flow_run_id)).state
+            except ObjectNotFound:  # not a run of this Prefect server: nothing to follow
+                return
+            if state is not None and state.is_final():
+                ended_at = time.monotonic()
+        if ended_at is not None and not waiting and (closed or time.monotonic() - ended_at > settle_seconds):
+            return
+        await asyncio.sleep(poll_seconds)

@@ -157,3 +157,51 @@ def test_demo_runs_the_demo_agent_against_the_demo_app(
     assert again.code == 0
     assert len(json.loads(agentctl("list", "--json").out)) == 1  # the demo agent is reused, not duplicated
     assert len(json.loads(agentctl("runs", "--json").out)) == 2
+
+
+def test_logs_follow_prints_lines_as_the_run_goes_and_ends_with_it(
+    agentctl: CliRunner, tmp_path: Path, prefect_harness: None, chromium: str, base_url: str
+) -> None:
+    import asyncio
+    import threading
+
+    from agents_store.backends import open_store
+    from agents_store.settings import get_settings
+    from flows.run_agent import run_agent
+
+    doc = {
+        "name": "Followed",
+        "loom_url": LOOM,
+        "settings": {"retries": 0, "retry_delay_seconds": 0},
+        "chunks": [
+            {"name": "Open", "actions": [{"type": "goto", "url": f"{base_url}/page/follow"}]},
+            {"name": "Think", "actions": [{"type": "sleep", "seconds": 4}]},
+            {"name": "Click", "actions": [{"type": "click", "selector": "#real"}]},
+        ],
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    agent_id = agentctl("import", str(path)).out.strip()
+    store = open_store(get_settings().resolved_database_url())
+    run = threading.Thread(target=lambda: asyncio.run(run_agent(agent_id, return_state=True)))
+    run.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not store.list_runs():
+            assert time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.1)
+        flow_run_id = str(store.list_runs()[0].flow_run_id)
+        assert run.is_alive()  # following a run in progress, not reading a finished one
+        followed = agentctl("logs", flow_run_id[:8], "--follow")
+        assert not run.is_alive(), "logs --follow returned before the run ended"
+    finally:
+        run.join(60)
+        store.close()
+    assert followed.code == 0, followed.err
+    lines = followed.out.splitlines()
+    assert lines[-1].endswith("INFO    prefect.flow_runs: Finished in state Completed()")
+    chunk_lines = [
+        line.split(" prefect.task_runs: ")[0].split("INFO    ")[-1] for line in lines if "task_runs" in line
+    ]
+    assert chunk_lines == ["[01 · Open]", "[02 · Think]", "[03 · Click]"]  # each named, in order, once
+    assert len(lines) == len(set(lines))

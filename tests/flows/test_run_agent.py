@@ -20,19 +20,27 @@ RunFlow = Callable[..., Any]
 MakeAgent = Callable[..., Agent]
 
 
-def _run_log(flow_run_id: Any) -> list[str]:
-    """The run's log lines as Prefect's API has them (what the UI and ``agentctl logs`` show)."""
+def _run_log_lines(flow_run_id: Any, *, task: str | None = None) -> list[Any]:
+    """The run's log lines as Prefect's API has them (what the UI and ``agentctl logs`` show), once
+    the flow's closing line has arrived (logs reach the API in batches) and, given ``task``, a line
+    of that chunk's task run with its name (task runs are recorded a moment after their lines)."""
     import asyncio
     import time
 
     from flows.run_logs import read_run_logs
 
-    deadline = time.monotonic() + 10
-    while True:  # logs reach the API in batches: wait for the flow's last line
-        lines = [line.message for line in asyncio.run(read_run_logs(flow_run_id))]
-        if any("Finished in state" in line for line in lines[-3:]) or time.monotonic() > deadline:
+    deadline = time.monotonic() + 15
+    while True:
+        lines = asyncio.run(read_run_logs(flow_run_id))
+        closed = any(line.closes_the_run for line in lines)
+        named = task is None or any(line.task_run_name == task for line in lines)
+        if (closed and named) or time.monotonic() > deadline:
             return lines
         time.sleep(0.2)
+
+
+def _run_log(flow_run_id: Any) -> list[str]:
+    return [line.message for line in _run_log_lines(flow_run_id)]
 
 
 def _statuses(store: AgentStore, agent: Agent) -> list[ChunkStatus]:
@@ -197,20 +205,7 @@ def test_a_chunk_that_keeps_failing_stops_the_run_with_full_error_details(
     assert state.message.startswith('chunk 2 "Broken" failed: none of 2 selectors matched')
     # The flow's own lines say the outcome without a traceback through Prefect's engine; the
     # failed chunk's task run keeps the one that points at the action.
-    import asyncio
-    import time
-
-    from flows.run_logs import read_run_logs
-
-    def complete(lines: list[Any]) -> bool:  # logs arrive in batches, task runs' names a moment later
-        return any(line.message.startswith("Finished in state Failed") for line in lines) and any(
-            line.task_run_name == "02 · Broken" for line in lines
-        )
-
-    deadline = time.monotonic() + 15
-    while not complete(lines := asyncio.run(read_run_logs(state.state_details.flow_run_id))):
-        assert time.monotonic() < deadline, [(line.task_run_name, line.message) for line in lines]
-        time.sleep(0.2)
+    lines = _run_log_lines(state.state_details.flow_run_id, task="02 · Broken")
     flow_lines = [line.message for line in lines if line.task_run_id is None]
     assert flow_lines[-1] == f"Finished in state Failed({state.message!r})"
     assert not any("Traceback" in line or "Encountered exception" in line for line in flow_lines)

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from cli._listing import Column, Listing, time_text
+from cli._listing import Column, Listing
 
 if TYPE_CHECKING:
     from agents_store.models import Agent, AgentSummary, Chunk
 
-__all__ = ["agent_json", "chunk_table", "error_summary", "print_json", "summary_json", "time_text"]
+__all__ = ["agent_json", "chunk_table", "error_summary", "print_json", "summary_json"]
 
 STATUS_STYLE = {
     "Completed": "green",

@@ -9,8 +9,9 @@ import typer
 from rich.text import Text
 
 from cli._context import CliState, out_console, state_of
+from cli._listing import time_text
 from cli._options import RunRef
-from cli._render import print_json, time_text
+from cli._render import print_json
 
 if TYPE_CHECKING:
     from agents_store.store import RunRecord

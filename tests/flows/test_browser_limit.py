@@ -18,7 +18,9 @@ from tests.sites import LocalSite
 
 pytestmark = pytest.mark.browser
 
-HOLD_SECONDS = 2.0
+HOLD_SECONDS = 4.0
+"""Long enough for both runs to open their browsers on a loaded 2-core machine (at 2 s, the second
+run once started after the first had closed: a parallel pytest run was competing for the cores)."""
 
 
 def _holding_agent(make_agent: Callable[..., Agent], store: AgentStore, base_url: str, name: str) -> Agent:

@@ -13,7 +13,7 @@ from cli._listing import Column, Listing
 if TYPE_CHECKING:
     from agents_store.models import Agent, AgentSummary, Chunk
 
-__all__ = ["agent_json", "chunk_table", "error_summary", "print_json", "summary_json"]
+__all__ = ["agent_json", "chunk_table", "error_summary", "failure_lines", "print_json", "summary_json"]
 
 STATUS_STYLE = {
     "Completed": "green",
@@ -93,6 +93,29 @@ def error_summary(chunk: Chunk, limit: int = 100) -> str:
     text = f"{details.get('type', 'Error')}: {details.get('message', '')}".strip()
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failure_lines(chunk: Chunk) -> list[str]:
+    """What ``agentctl show`` prints under the table for a failed chunk: the whole error (the table
+    cuts it) and where to look next — the page, the screenshot, the run's logs. Masked already."""
+    details = chunk.error_details or {}
+    if chunk.status != "Failed" or not details:
+        return []
+    attempts = details.get("attempts")
+    tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
+    head = f'chunk {chunk.order} "{chunk.name}" failed{tries}'
+    lines = [head, f"  {details.get('type', 'Error')}: {details.get('message', '')}"]
+    if details.get("action_index") is not None and details.get("action"):
+        action = json.dumps(details["action"], ensure_ascii=False)
+        lines.append(f"  action {details['action_index'] + 1}: {action}")
+    if details.get("selector_tried"):
+        lines.append(f"  selectors tried: {', '.join(map(str, details['selector_tried']))}")
+    for label, key in (("page", "page_url"), ("screenshot", "screenshot")):
+        if details.get(key):
+            lines.append(f"  {label}: {details[key]}")
+    if details.get("flow_run_id"):
+        lines.append(f"  run: {details['flow_run_id']} (agentctl logs {str(details['flow_run_id'])[:8]})")
+    return lines
 
 
 CHUNK_COLUMNS = (

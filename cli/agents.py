@@ -14,7 +14,7 @@ import typer
 from cli._context import CliState, err_console, out_console, state_of, stdin_is_interactive
 from cli._listing import Column, Listing, print_listing, time_text
 from cli._options import AgentRef
-from cli._render import STATUS_STYLE, agent_json, chunk_table, print_json, summary_json
+from cli._render import STATUS_STYLE, agent_json, chunk_table, failure_lines, print_json, summary_json
 
 if TYPE_CHECKING:
     from agents_store.models import Agent
@@ -181,6 +181,11 @@ def _print_agent(agent: Agent) -> None:
         shown = ", ".join(f"{k}={v}" for k, v in agent.params.items())
         out_console.print(f"params {shown}", markup=False)
     print_listing(chunk_table(agent), out_console)
+    for chunk in agent.chunks:
+        if lines := failure_lines(chunk):
+            out_console.print()
+            for line in lines:
+                out_console.print(line, markup=False, soft_wrap=True)
 
 
 def edit_agent(

@@ -108,7 +108,17 @@ def test_a_failed_run_exits_non_zero_and_later_chunks_stay_not_started(
     shown = json.loads(agentctl("show", agent_id, "--json").out)
     assert [c["status"] for c in shown["chunks"]] == ["Completed", "Not Started", "Failed"]
     assert shown["chunks"][2]["error_details"]["type"] == "AssertionFailed"
-    assert "AssertionFailed" in agentctl("show", agent_id).out
+    shown_text = agentctl("show", agent_id).out
+    assert "AssertionFailed" in shown_text
+    # Under the table, the whole error and where to look next
+    assert 'chunk 3 "Check" failed after 1 attempt\n' in shown_text
+    assert "  AssertionFailed: expected '#clicked' to be visible, it is hidden\n" in shown_text
+    action = shown["chunks"][2]["error_details"]["action"]
+    assert action == {"type": "expect_visible", "selector": "#clicked", "timeout_ms": 500}
+    assert f"  action 1: {json.dumps(action)}\n" in shown_text
+    assert f"  screenshot: {shown['chunks'][2]['error_details']['screenshot']}\n" in shown_text
+    run_id = shown["chunks"][2]["error_details"]["flow_run_id"]
+    assert f"  run: {run_id} (agentctl logs {run_id[:8]})\n" in shown_text
 
 
 @pytest.mark.parametrize(

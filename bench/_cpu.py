@@ -20,22 +20,31 @@ PARTS = ("engine process", "Prefect server", "Chromium", "Playwright driver")
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: str) -> tuple[str, float] | None:
-    """(parent pid, user + system CPU seconds) of a process, or None when it is gone."""
+def _stat(pid: str) -> tuple[str, str, float] | None:
+    """(parent pid, command name, CPU seconds) of a process, or None when it is gone.
+
+    The CPU seconds include those of its exited children it has reaped: Chromium starts a
+    renderer per browser context and its zygote reaps it when the context closes, so a run's
+    renderer time stays counted (in its parent's) after the renderer is gone.
+    """
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
+            head, tail = handle.read().rsplit(")", 1)
     except OSError:
         return None
-    return fields[1], (int(fields[11]) + int(fields[12])) / _TICKS
+    fields = tail.split()
+    user, system, children_user, children_system = (int(value) for value in fields[11:15])
+    return fields[1], head.split("(", 1)[1], (user + system + children_user + children_system) / _TICKS
 
 
-def _part(pid: str) -> str:
+def _part(pid: str, name: str) -> str:
+    """Which part a process belongs to, by its command line (its command name once it has exited:
+    an exited renderer waiting to be reaped has no command line, and was counted as the server's)."""
     if pid == str(os.getpid()):
         return "engine process"
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            command = handle.read().replace(b"\0", b" ").decode(errors="replace") or name
     except OSError:
         return "gone"
     if "chrom" in command:
@@ -45,18 +54,18 @@ def _part(pid: str) -> str:
     return "Prefect server"  # the only other process the benchmarks start (deployments.server)
 
 
-def _descendants() -> dict[str, float]:
-    """CPU seconds of this process and each of its live descendants, by pid."""
+def _descendants() -> dict[str, tuple[str, float]]:
+    """(part, CPU seconds) of this process and each of its live descendants, by pid."""
     stats = {pid: stat for pid in os.listdir("/proc") if pid.isdigit() and (stat := _stat(pid))}
     mine = {str(os.getpid())}
     grew = True
     while grew:
         grew = False
-        for pid, (parent, _) in stats.items():
+        for pid, (parent, _, _) in stats.items():
             if parent in mine and pid not in mine:
                 mine.add(pid)
                 grew = True
-    return {pid: stats[pid][1] for pid in mine}
+    return {pid: (_part(pid, stats[pid][1]), stats[pid][2]) for pid in mine}
 
 
 @dataclass
@@ -74,23 +83,26 @@ class CpuSample:
 def cpu_by_part() -> Iterator[CpuSample]:
     """Measure the CPU the block costs this process and its descendants, grouped by part.
 
-    A process that exits inside the block is missed (its time is not in /proc any more); the
-    benchmarks keep the server and the browser up across the measured block.
+    A process reaped inside the block has its whole CPU time added to its parent's; the time it
+    had used before the block is taken off again, so the closing of an earlier run's renderer is
+    not charged to this block.
     """
     before = _descendants()
     sample = CpuSample()
     yield sample
     after = _descendants()
     totals = dict.fromkeys(PARTS, 0.0)
-    for pid, seconds in after.items():
-        part = _part(pid)
+    for pid, (part, seconds) in after.items():
         if part in totals:
-            totals[part] += seconds - before.get(pid, 0.0)
+            totals[part] += seconds - before.get(pid, (part, 0.0))[1]
+    for pid, (part, seconds) in before.items():
+        if pid not in after and part in totals:
+            totals[part] -= seconds
     sample.seconds = totals
 
 
 def _seconds_of(part: str) -> float:
-    return sum(seconds for pid, seconds in _descendants().items() if _part(pid) == part)
+    return sum(seconds for of, seconds in _descendants().values() if of == part)
 
 
 async def until_quiet(

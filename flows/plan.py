@@ -93,6 +93,7 @@ def compile_agent(
     vars_setters = _vars_setters(agent)
     for chunk in chosen:
         secret_actions: list[int] = []
+        templated_actions: list[int] = []
         for index, action in enumerate(chunk.actions):
             where = f"{_label(chunk.order, chunk.name)}, action {index + 1} ({action.type})"
             try:
@@ -100,6 +101,8 @@ def compile_agent(
             except TemplateError as e:
                 problems.append(f"{where}: {e}")
                 continue
+            if refs:
+                templated_actions.append(index)
             for ref in refs:
                 if ref.namespace == "params" and ref.name not in run_params:
                     known = ", ".join(sorted(run_params)) or "none"
@@ -127,6 +130,7 @@ def compile_agent(
                 allow_unsafe_urls=agent.settings.allow_unsafe_urls,
                 needs_review=chunk.status == ChunkStatus.NEEDS_REVIEW,
                 secret_actions=secret_actions,
+                templated_actions=templated_actions,
             )
         )
     if problems:

@@ -102,7 +102,7 @@ async def _return_to_start(step: ChunkStep, attempt: int, runtime: RunRuntime) -
 
 
 async def _run_action(step: ChunkStep, index: int, action: Action, runtime: RunRuntime) -> Outcome:
-    rendered = _render(action, runtime)
+    rendered = _render(action, runtime) if step.is_templated(index) else action
     if isinstance(rendered, SleepAction):
         return await run_sleep(rendered)
     if isinstance(rendered, HttpAction):

@@ -372,3 +372,38 @@ def test_the_plan_knows_which_chunks_need_review() -> None:
     agent = Agent.from_definition(parse_definition(doc), user_id=uuid.uuid4())
     plan = compile_agent(agent, "verification")
     assert [s.needs_review for s in plan.steps] == [False, True]
+
+
+def test_the_plan_marks_the_actions_that_hold_templates() -> None:
+    """Only those are rendered before they run; a step not made by the plan renders every action."""
+    import uuid
+
+    from agents_store.documents import parse_definition
+    from flows.plan import compile_agent
+    from tasks.steps import ChunkStep
+    from tests.factories import agent_doc, chunk_doc
+
+    doc = agent_doc(chunks=0, params={"base": "http://127.0.0.1:9"})
+    doc["chunks"] = [
+        chunk_doc(
+            "Mixed",
+            [
+                {"type": "goto", "url": "{{ params.base }}/form"},
+                {"type": "click", "selector": "#literal"},
+                {"type": "extract", "selector": "#total", "var": "total"},
+                {
+                    "type": "http",
+                    "method": "POST",
+                    "url": "http://127.0.0.1:9/hook",
+                    "json": {"t": "{{ vars.total }}"},
+                },
+            ],
+        ),
+        chunk_doc("Literal", [{"type": "click", "selector": "#done"}]),
+    ]
+    agent = Agent.from_definition(parse_definition(doc), user_id=uuid.uuid4())
+    steps = compile_agent(agent).steps
+    assert [s.templated_actions for s in steps] == [[0, 3], []]
+    assert [steps[0].is_templated(i) for i in range(4)] == [True, False, False, True]
+    by_hand = ChunkStep.model_validate(steps[1].model_dump() | {"templated_actions": None})
+    assert by_hand.is_templated(0)

@@ -59,16 +59,15 @@ async def save_session(
     """
     from playwright.async_api import Error as PlaywrightError
 
-    if not browser.started or browser.context is None:
-        return None
     try:
-        page = await browser.page()
-        state = await browser.context.storage_state()
+        state = await browser.session_state()
     except PlaywrightError as e:  # the browser went away (the run is ending): nothing to keep
         logger.debug("no session saved after chunk %s: %s", after_order, e)
         return None
+    if state is None:
+        return None
     path = session_file(runs_dir, run_id, after_order)
-    payload = {"storage_state": state, "url": url or page.url, "vars": masker.mask_data(vars_)}
+    payload = {"storage_state": state, "url": url or browser.url, "vars": masker.mask_data(vars_)}
     text = json.dumps(payload)  # json.dump to a file takes the pure-Python encoder: 4x slower
     # The file system calls go to a worker thread: made on the event loop, each of them handed the
     # interpreter to Prefect's and the store's threads at a chunk's end, and the five took 1.9 ms

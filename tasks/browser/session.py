@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents_store.errors import ExecutionError
+from tasks.browser.storage import SessionStorage
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
@@ -182,6 +183,10 @@ class RunBrowser:
     _browser_cm: Any = None
     _context: BrowserContext | None = None
     _page: Page | None = None
+    _storage: SessionStorage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._storage = SessionStorage(self.storage_state)
 
     @property
     def started(self) -> bool:
@@ -210,6 +215,16 @@ class RunBrowser:
     @property
     def context(self) -> BrowserContext | None:
         return self._context
+
+    async def session_state(self) -> dict[str, Any] | None:
+        """Cookies and local storage now, to start a later run with (None before the browser started).
+
+        Raises:
+            playwright.async_api.Error: the browser went away.
+        """
+        if self._context is None or self._page is None:
+            return None
+        return await self._storage.state(self._context, self._page)
 
     @property
     def url(self) -> str | None:

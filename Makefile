@@ -31,6 +31,7 @@ test-slow:
 bench:
 	@scripts/bootstrap.sh --postgres
 	$(UV) run --no-sync python -m bench.engine
+	$(UV) run --no-sync python -m bench.session_save
 	$(UV) run --no-sync python -m bench.cold_start
 	$(UV) run --no-sync python -m bench.concurrency
 	$(UV) run --no-sync python -m bench.store

@@ -209,8 +209,21 @@ def dashboard(data: dict[str, Any]) -> str:
     )
 
 
+def session_save(data: dict[str, Any]) -> str:
+    rows = []
+    for case, figures in data["milliseconds"].items():
+        ours, theirs = figures["agentctl"], figures["Playwright storage_state"]
+        rows.append([case, f"{theirs:.1f} ms", f"{ours:.1f} ms", f"{ours / theirs:.2f}"])
+    body = table(["context", "Playwright `storage_state`", "agentctl", "ratio"], rows)
+    return (
+        "### Session save after every chunk (`bench/session_save.py`) — median of one read, "
+        f"{data['reads']} reads each\n\n{body}\n\n{when(data)}"
+    )
+
+
 SECTIONS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("engine", engine),
+    ("session_save", session_save),
     ("cold_start", cold_start),
     ("concurrency", concurrency),
     ("store", store),

@@ -46,6 +46,17 @@ async def _pages_opened_from_now(browser: Any) -> Any:
     return lambda: len(created)
 
 
+async def _on_two_origins(run_browser: RunBrowser, base_url: str) -> str:
+    """Local storage and a cookie set on ``base_url``'s origin, then on a second one (returned),
+    with a session read between them, as after a chunk."""
+    other_url = base_url.replace("127.0.0.1", "localhost")
+    page = await run_browser.page()
+    await _sign_in_on(page, f"{base_url}/page/a", "token", "on-ip")
+    assert await run_browser.session_state() is not None
+    await _sign_in_on(page, f"{other_url}/page/b", "theme", "dark")
+    return other_url
+
+
 def _local(state: dict[str, Any]) -> dict[str, dict[str, str]]:
     return {o["origin"]: {i["name"]: i["value"] for i in o["localStorage"]} for o in state["origins"]}
 
@@ -53,11 +64,7 @@ def _local(state: dict[str, Any]) -> dict[str, dict[str, str]]:
 async def test_the_session_of_two_origins_matches_playwrights_without_opening_a_page(
     run_browser: RunBrowser, base_url: str
 ) -> None:
-    other_url = base_url.replace("127.0.0.1", "localhost")
-    page = await run_browser.page()
-    await _sign_in_on(page, f"{base_url}/page/a", "token", "on-ip")
-    assert await run_browser.session_state() is not None  # read while on the first origin
-    await _sign_in_on(page, f"{other_url}/page/b", "theme", "dark")
+    other_url = await _on_two_origins(run_browser, base_url)
     context = run_browser.context
     assert context is not None
     assert context.browser is not None
@@ -84,11 +91,7 @@ async def test_the_session_of_two_origins_matches_playwrights_without_opening_a_
 async def test_a_saved_session_restores_both_origins_and_keeps_what_the_run_did_not_visit(
     run_browser: RunBrowser, base_url: str
 ) -> None:
-    other_url = base_url.replace("127.0.0.1", "localhost")
-    page = await run_browser.page()
-    await _sign_in_on(page, f"{base_url}/page/a", "token", "on-ip")
-    await run_browser.session_state()
-    await _sign_in_on(page, f"{other_url}/page/b", "theme", "dark")
+    other_url = await _on_two_origins(run_browser, base_url)
     saved = await run_browser.session_state()
     assert saved is not None
 

@@ -2,15 +2,15 @@
 
 Playwright's ``context.storage_state()`` collects local storage by evaluating its whole storage
 script (IndexedDB serializer included) in the page, and for every other origin the context ever
-loaded a frame from (an earlier page, an embed, an ad) it opens a hidden page and navigates it there.
-Called after every chunk, that cost 5 ms of Chromium's time per chunk on one origin and 140 ms on two
-(measured here): a login on one host and the work on another made every chunk's session save open a
-page. This reader asks for the cookies (all origins, as Playwright does) and reads the local storage
-of the page it is on with a few lines of script; what it read on earlier pages of the run (or what
-the run's restored session held) is kept for their origins. Not kept: the local storage of origins
-seen only in iframes — sessions live in cookies there — and IndexedDB, which Playwright does not
-save by default either. The result has ``storage_state``'s shape, so ``new_context(storage_state=…)``
-restores it.
+loaded a frame from (an earlier page, an embed, an ad) it opens a hidden page and navigates it
+there. Called after every chunk, that took 3-4 ms a chunk on one origin and 110-170 ms on two
+(``bench/session_save.py``): a login on one host and the work on another made every chunk's session
+save open a page. This reader asks for the cookies (all origins, as Playwright does) and reads the
+local storage of the page it is on with a few lines of script; what it read on earlier pages of the
+run (or what the run's restored session held) is kept for their origins. Not kept: the local storage
+of origins seen only in iframes — sessions live in cookies there — and IndexedDB, which Playwright
+does not save by default either. The result has ``storage_state``'s shape, so
+``new_context(storage_state=…)`` restores it.
 """
 
 from __future__ import annotations

@@ -153,6 +153,14 @@ def main() -> None:
         ],
     )
     print(f"overhead per chunk: {per_chunk_ms:.1f} ms   (targets: ratio ≤ 1.10, ≤ 15 ms per chunk)")
+    paired = paired_by_round(result, args.chunks)
+    print(
+        "paired by round (the three back to back, so a drift of the machine between rounds cancels): "
+        f"engine / plain {paired['engine_ratio']:.2f} (rounds: "
+        + ", ".join(f"{r:.2f}" for r in paired["engine_ratios"])
+        + f"), bare / plain {paired['bare_prefect_ratio']:.2f}, "
+        f"engine overhead per chunk {paired['engine_overhead_per_chunk_ms']:.1f} ms"
+    )
     print_cpu(f"{args.chunks} chunks × 5 actions", result["cpu_ms_per_chunk"])
     if scaled:
         print_cpu(f"{scale[-1]:,} light chunks", scaled[-1]["cpu_ms_per_chunk"])
@@ -193,6 +201,7 @@ def main() -> None:
             "bare_prefect_seconds": round(result["bare_s"], 4),
             "bare_prefect_ratio": round(bare_ratio, 3),
             "overhead_per_chunk_ms": round(per_chunk_ms, 2),
+            "paired_by_round": paired,
             "cpu_ms_per_chunk": result["cpu_ms_per_chunk"],
             "all_plain_seconds": [round(v, 4) for v in result["plain_all"]],
             "all_engine_seconds": [round(v, 4) for v in result["engine_all"]],
@@ -201,6 +210,28 @@ def main() -> None:
         },
     )
     print(f"results: {path}")
+
+
+def paired_by_round(result: dict[str, Any], chunks: int) -> dict[str, Any]:
+    """The medians of each round's own ratios: a round runs plain, bare and engine back to back.
+
+    The ratio of the medians compares rounds minutes apart; on a machine whose speed drifts (here
+    the plain script's rounds of one run went from 2.95 s to 2.36 s) it moves with the drift.
+    """
+    from bench._common import median
+
+    plain, bare, engine = result["plain_all"], result["bare_all"], result["engine_all"]
+    engine_ratios = [e / p for e, p in zip(engine, plain, strict=True)]
+    bare_ratios = [b / p for b, p in zip(bare, plain, strict=True)]
+    return {
+        "engine_ratio": round(median(engine_ratios), 3),
+        "engine_ratios": [round(r, 3) for r in engine_ratios],
+        "bare_prefect_ratio": round(median(bare_ratios), 3) if bare_ratios else None,
+        "bare_prefect_ratios": [round(r, 3) for r in bare_ratios],
+        "engine_overhead_per_chunk_ms": round(
+            median([(e - p) / chunks * 1000 for e, p in zip(engine, plain, strict=True)]), 2
+        ),
+    }
 
 
 def print_cpu(what: str, cpu: dict[str, dict[str, float]]) -> None:

@@ -79,8 +79,22 @@ def engine(data: dict[str, Any]) -> str:
             for row in data.get("scale", [])
         ],
     )
+    paired = data.get("paired_by_round")
+    rounds = (
+        "\n\nPaired by round (each round runs the three back to back; the median of the rounds' own "
+        f"ratios): engine {paired['engine_ratio']:.3f} (rounds: "
+        + ", ".join(f"{r:.2f}" for r in paired["engine_ratios"])
+        + f"), bare Prefect flow {paired['bare_prefect_ratio']:.3f} (rounds: "
+        + ", ".join(f"{r:.2f}" for r in paired["bare_prefect_ratios"])
+        + f"), engine overhead per chunk {paired['engine_overhead_per_chunk_ms']:.1f} ms."
+        if paired
+        else ""
+    )
     parts = f"\n\n{cpu_table(data)}" if "cpu_ms_per_chunk" in data else ""
-    return f"### Engine overhead (`bench/engine.py`)\n\n{main}\n\nScale:\n\n{scale}{parts}\n\n{when(data)}"
+    return (
+        f"### Engine overhead (`bench/engine.py`)\n\n{main}{rounds}\n\nScale:\n\n{scale}{parts}"
+        f"\n\n{when(data)}"
+    )
 
 
 def cpu_table(data: dict[str, Any]) -> str:

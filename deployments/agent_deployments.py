@@ -3,9 +3,11 @@
 The deployment carries what a run of the agent needs — ``{agent_id, mode}`` (and the schedule's
 params) — and the agent's cron schedule from the store. It is found by its tag, not its name, so
 renaming an agent keeps its deployment (and its id, its history, the integrations that call it);
-the deployment keeps the name it was created with. A deployment for a work pool gets a pull step
-that sets the working directory to this code, so a process worker on a machine with the same
-checkout runs it.
+the deployment keeps the name it was created with. Every deployment gets a pull step that sets the
+working directory to this code, so a process worker on a machine with the same checkout runs it,
+and so does ``agentctl serve`` started from any folder: without it, Prefect copied the deployment's
+folder (the whole checkout) into the folder ``serve`` was started from at every run, and failed
+from the second run on.
 """
 
 from __future__ import annotations
@@ -113,9 +115,7 @@ def runner_deployment(
         work_pool_name=work_pool,
     )
     deployment.entrypoint = ENTRYPOINT
-    deployment._path = str(CODE_ROOT)
-    if work_pool is not None:
-        deployment.storage = LocalStorage(str(CODE_ROOT))
+    deployment.storage = LocalStorage(str(CODE_ROOT))
     return deployment
 
 

@@ -4,6 +4,11 @@ Prefect's ``Runner`` (what ``prefect.serve`` uses) runs the scheduled and trigge
 deployments it was given. Agents change while it runs, so every ``poll_seconds`` the store is read
 again: a new agent gets its deployment, a renamed or rescheduled one has it updated (same id), a
 deleted one has it removed. A change is picked up within one poll interval.
+
+Stopping (Ctrl+C, SIGTERM, ``stop``) pauses the schedules of the deployments only this process
+runs, as Prefect's own ``serve`` does — their runs would otherwise pile up, late, for a runner that
+is gone — and the next ``serve`` resumes them. A deployment on a work pool has workers of its own:
+it is never paused here.
 """
 
 from __future__ import annotations
@@ -50,8 +55,11 @@ async def serve_agents(
     from prefect import get_client
     from prefect.runner import Runner
 
-    runner = Runner(name="agentctl-serve", limit=limit, query_seconds=min(poll_seconds, 5.0))
+    runner = Runner(
+        name="agentctl-serve", limit=limit, query_seconds=min(poll_seconds, 5.0), pause_on_shutdown=False
+    )
     served: dict[uuid.UUID, tuple[object, ...]] = {}
+    served_only: dict[uuid.UUID, uuid.UUID] = {}  # agent id → its deployment, when no work pool has it
     say = on_change or (lambda message: logger.info("%s", message))
 
     async def sync_once() -> None:
@@ -64,11 +72,16 @@ async def serve_agents(
                     continue
                 info, deployment = await apply_agent_deployment(client, agent, schedules.get(agent.id))
                 await runner.aadd_deployment(deployment)
+                if deployment.work_pool_name is None:
+                    served_only[agent.id] = info.deployment_id
+                else:
+                    served_only.pop(agent.id, None)
                 say(f"{'updated' if agent.id in served else 'serving'} {info.full_name} ({agent.name})")
                 served[agent.id] = fingerprint
             for gone in set(served) - {a.id for a in agents}:
                 await remove_agent_deployments(client, gone)
                 served.pop(gone)
+                served_only.pop(gone, None)
                 say(f"removed the deployment of deleted agent {gone}")
 
     await sync_once()
@@ -88,4 +101,24 @@ async def serve_agents(
             await stop.wait()
         await runner.astop()
 
-    await asyncio.gather(runner.start(), keep_in_sync(), stop_when_asked())
+    syncing = asyncio.get_running_loop().create_task(keep_in_sync())
+    stopping = asyncio.get_running_loop().create_task(stop_when_asked())
+    try:
+        # Returns once the runner stops: ``stop``, or a SIGTERM (Prefect's runner handles it).
+        await runner.start()
+    finally:
+        syncing.cancel()
+        stopping.cancel()
+        await _pause(list(served_only.values()))
+
+
+async def _pause(deployment_ids: list[uuid.UUID]) -> None:
+    """Pause these deployments' schedules; a failure is logged, since the process is going down anyway."""
+    from prefect import get_client
+
+    async with get_client() as client:
+        for deployment_id in deployment_ids:
+            try:
+                await client.pause_deployment(deployment_id)
+            except Exception as e:  # noqa: BLE001 - stopping must not fail on one deployment
+                logger.warning("could not pause deployment %s: %s", deployment_id, e)

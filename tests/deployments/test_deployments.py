@@ -45,9 +45,12 @@ def served(
     """``agentctl serve`` running for this module's tests, on its own store."""
     home = tmp_path_factory.mktemp("served")
     env = process_env(home, prefect_server)
+    started_in = home / "started-in"  # not the checkout: runs must not depend on serve's folder
+    started_in.mkdir()
     process = subprocess.Popen(
         [AGENTCTL, "serve", "--poll", "1"],
         env=env,
+        cwd=started_in,
         stdout=subprocess.DEVNULL,
         stderr=open(home / "serve.log", "w"),  # noqa: SIM115 - lives as long as the process
     )
@@ -304,3 +307,53 @@ def test_a_rename_keeps_the_deployment_and_a_delete_removes_it(
     assert deleted.returncode == 0, deleted.stderr
     # Either this command or serve's next look at the store removes it, whichever comes first.
     wait_for("the deployment to be removed", lambda: deployment_of(served, agent_id) is None, timeout=15)
+
+
+def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
+    tmp_path: Path, prefect_server: str, base_url: str, site: Any, chromium: str
+) -> None:
+    """Started outside the checkout, ``serve`` runs agents without copying code into its folder (it
+    copied the whole checkout there, and every run after the first crashed); a SIGTERM stops it,
+    pausing the schedules only it ran; the next ``serve`` resumes them."""
+    env = process_env(tmp_path, prefect_server)
+    agent_id = import_agent(env, tmp_path, "Served elsewhere", page_chunks(base_url))
+    assert agentctl(env, "schedule", agent_id, "--cron", "0 3 * * *").returncode == 0
+    started_in = tmp_path / "started-in"
+    started_in.mkdir()
+
+    def start_serve() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [AGENTCTL, "serve", "--poll", "1"],
+            env=env,
+            cwd=started_in,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "serve.log").open("a"),  # lives as long as the process
+        )
+
+    def paused() -> bool | None:
+        deployment = deployment_of(env, agent_id)
+        return None if deployment is None else bool(deployment["paused"])
+
+    process = start_serve()
+    try:
+        wait_for("serve to deploy the agent", lambda: paused() is False, timeout=60)
+        for n in (1, 2):
+            result = agentctl(env, "trigger", agent_id, "--param", f"page=elsewhere-{n}", "--wait")
+            log = (tmp_path / "serve.log").read_text()
+            assert result.returncode == 0, result.stdout + result.stderr + log
+            assert site.hits[f"elsewhere-{n}"] == 1
+        assert list(started_in.iterdir()) == []
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert paused() is True
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    process = start_serve()
+    try:
+        wait_for("the next serve to resume the agent's schedule", lambda: paused() is False, timeout=60)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)

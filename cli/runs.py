@@ -87,6 +87,11 @@ def run_agent_command(
         from tasks.browser.session import check_display
 
         check_display(headless=plan.headless and not headed)  # before Prefect starts, not in chunk 1
+    if plan.secret_uses:
+        from flows.run_agent import resolve_plan_secrets
+
+        # A missing secret is refused here, in one line, not by a flow run that fails as it starts.
+        asyncio.run(resolve_plan_secrets(plan))
     use_store_of(state)
     reconcile_now(state)
     from cli._live import LiveRun, run_with_progress, why_not_completed

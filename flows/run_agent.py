@@ -29,6 +29,7 @@ from agents_store.store import RunRecord, RunStatus
 from flows._prefect import run_client
 from flows._store import flow_store
 from flows.browser_limit import BrowserLimit
+from flows.errors import RunRefused
 from flows.evidence import publish_run_artifacts
 from flows.executor import RunExecutor
 from flows.plan import Mode, RunPlan, Selection
@@ -163,27 +164,34 @@ async def _run(
     agent, plan, session = prepared.agent, prepared.plan, prepared.session
     if headless is not None:
         plan = plan.model_copy(update={"headless": headless})
-    secrets = await resolve_plan_secrets(plan)
-    secret_hosts = await resolve_plan_secret_hosts(plan)
     sync = StoreSync(store, flow_run_id)
-    await sync.run_started(
-        RunRecord(
-            flow_run_id=flow_run_id,
-            agent_id=agent.id,
-            agent_version=agent.version,
-            mode=plan.mode,
-            status=RunStatus.RUNNING,
-            started_at=datetime.now(UTC),
-            triggered_by=_triggered_by(),
-            params=plan.params,
-            chunks=plan.orders,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            notes=[{"kind": "session", "from_run": str(session.run_id), "after_chunk": session.after_order}]
-            if session
-            else [],
-        )
+    record = RunRecord(
+        flow_run_id=flow_run_id,
+        agent_id=agent.id,
+        agent_version=agent.version,
+        mode=plan.mode,
+        status=RunStatus.RUNNING,
+        started_at=datetime.now(UTC),
+        triggered_by=_triggered_by(),
+        params=plan.params,
+        chunks=plan.orders,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        notes=[{"kind": "session", "from_run": str(session.run_id), "after_chunk": session.after_order}]
+        if session
+        else [],
     )
+    try:
+        secrets = await resolve_plan_secrets(plan)
+        secret_hosts = await resolve_plan_secret_hosts(plan)
+    except (TemplateError, RunRefused) as refused:
+        # A deployment's run (a schedule, a trigger) meets this with no one watching: the run is
+        # recorded, Failed with the reason, so `agentctl runs` and the dashboard show it.
+        await sync.run_started(record)
+        await sync.run_finished(RunStatus.FAILED, str(refused))
+        await sync.close()
+        raise
+    await sync.run_started(record)
     publish(ProgressEvent(flow_run_id, "plan", orders=tuple(plan.orders)))
     labelling = asyncio.get_running_loop().create_task(_label_flow_run(flow_run_id, agent, plan))
     masker = SecretMasker(secrets.values())

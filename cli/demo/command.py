@@ -6,15 +6,20 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli._context import err_console, out_console, state_of
+from cli._context import CliState, err_console, out_console, state_of
 
-__all__ = ["DEMO_AGENT", "register"]
+if TYPE_CHECKING:
+    from agents_store.models import Agent
+
+__all__ = ["DEMO_AGENT", "PASSWORD_ENV", "register"]
 
 DEMO_AGENT = Path(__file__).with_name("demo-agent.yaml")
+PASSWORD_ENV = "AGENTCTL_SECRET_DEMO_PASSWORD"  # noqa: S105 - the name of the variable, not a value
+"""The demo agent's secret ``DEMO_PASSWORD``, which is also the demo app's password."""
 
 
 def register(app: typer.Typer) -> None:
@@ -26,10 +31,15 @@ def demo(
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the demo app running afterwards, until Ctrl+C.")
     ] = False,
+    port: Annotated[
+        int, typer.Option("--port", help="Port of the demo app on 127.0.0.1 (default: a free one).")
+    ] = 0,
 ) -> None:
-    """Run the demo agent against the demo app: sign in, add a record, read the total, call a webhook."""
-    from agents_store.documents import load_definition
-    from agents_store.errors import AgentNotFound
+    """Run the demo agent against the demo app: sign in, add a record, read the total, call a webhook.
+
+    The app's password is $AGENTCTL_SECRET_DEMO_PASSWORD when set (so that other runs can sign in
+    to an app kept with --keep), else a new random one; it is never printed.
+    """
     from cli._listing import print_listing
     from cli._live import LiveRun, run_with_progress, why_not_completed
     from cli._prefect import flow_run_url, note_prefect_mode
@@ -41,23 +51,15 @@ def demo(
 
     state = state_of(ctx)
     store = state.store()
-    password = secrets.token_urlsafe(12)
-    os.environ["AGENTCTL_SECRET_DEMO_PASSWORD"] = password  # the agent types it; it is never stored
+    chosen_password = bool(os.environ.get(PASSWORD_ENV))
+    password = os.environ.get(PASSWORD_ENV) or secrets.token_urlsafe(12)
+    os.environ[PASSWORD_ENV] = password  # the agent types it; it is never stored
     site = DemoState(password=password)
-    definition = load_definition(DEMO_AGENT.read_bytes())
-    try:
-        current = store.get(store.resolve(definition.name))
-        agent = (
-            store.save(current.with_definition(definition), author=state.author())
-            if (current.definition() != definition)
-            else current
-        )
-    except AgentNotFound:
-        agent = store.create(definition, user_id=state.settings().user_id, author=state.author())
+    agent = _demo_agent(state)
     err_console.print(
         f"demo agent {agent.name!r} ({agent.id}) is in {store_description(state)}", markup=False
     )
-    with serve_in_background(create_demo_app(site)) as url:
+    with serve_in_background(create_demo_app(site), port=port) as url:
         err_console.print(f"demo app at {url}", markup=False)
         params = {"base_url": url}
         plan = prepare_run(store, str(agent.id), "automatic", Selection(), params).plan
@@ -75,13 +77,40 @@ def demo(
         )
         _print_next_steps(run_id, agent.id, flow_run_url(run_id) if run_id else None)
         if keep:
-            err_console.print(f"demo app still at {url}; Ctrl+C to stop", markup=False)
+            password_note = (
+                f"its password is ${PASSWORD_ENV}"
+                if chosen_password
+                else f"its password is random: set {PASSWORD_ENV} before `agentctl demo --keep` "
+                "to run other agents against it"
+            )
+            err_console.print(f"demo app still at {url} ({password_note}); Ctrl+C to stop", markup=False)
             with contextlib.suppress(KeyboardInterrupt, typer.Abort):
                 typer.prompt("", default="", show_default=False, prompt_suffix="")
     if not final.is_completed():
         why = why_not_completed(store, run_id, final)
         err_console.print(f"agentctl: the demo run {final.name.lower()}: {why}", markup=False)
         raise typer.Exit(1)
+
+
+def _demo_agent(state: CliState) -> Agent:
+    """The demo agent in the store, brought up to date with the shipped file, or created.
+
+    Several agents may carry its name (``examples/demo-records.yaml`` is the same file): the one
+    whose definition equals the shipped file is taken, else the newest of them is updated.
+    """
+    from agents_store.documents import load_definition
+
+    store = state.store()
+    definition = load_definition(DEMO_AGENT.read_bytes())
+    same_name = [store.get(agent_id) for agent_id in store.find_ids(definition.name, limit=50)]
+    same_name = [a for a in same_name if a.name == definition.name]
+    if not same_name:
+        return store.create(definition, user_id=state.settings().user_id, author=state.author())
+    for agent in same_name:
+        if agent.definition() == definition:
+            return agent
+    newest = max(same_name, key=lambda a: (a.updated_at is not None, a.updated_at or a.created_at))
+    return store.save(newest.with_definition(definition), author=state.author())
 
 
 def store_description(state: object) -> str:

@@ -12,6 +12,8 @@ import yaml
 from tests.cli.conftest import CliRunner
 from tests.factories import LOOM
 
+ROOT = Path(__file__).parents[2]
+
 pytestmark = pytest.mark.browser
 
 
@@ -140,6 +142,32 @@ def test_bad_run_options_fail_fast_without_starting_prefect(
     assert json.loads(agentctl("runs", "--json").out) == []
 
 
+def test_a_missing_secret_is_refused_in_one_line_before_a_flow_run_starts(
+    agentctl: CliRunner, tmp_path: Path, base_url: str, prefect_harness: None
+) -> None:
+    doc = {
+        "name": "Needs a secret",
+        "loom_url": LOOM,
+        "chunks": [
+            {
+                "name": "Type it",
+                "actions": [{"type": "fill", "selector": "#a", "value": "{{ secrets.NOWHERE_SET }}"}],
+            }
+        ],
+    }
+    path = tmp_path / "secret.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    agent_id = agentctl("import", str(path)).out.strip()
+    result = agentctl("run", agent_id)
+    assert result.code == 1
+    assert result.err.strip().splitlines()[-1] == (
+        'agentctl: error: chunk 1 "Type it", action 1 (fill): {{ secrets.NOWHERE_SET }} is not set '
+        "(set AGENTCTL_SECRET_NOWHERE_SET or a Prefect Secret block named 'nowhere-set')"
+    )
+    assert "flow run" not in result.out
+    assert json.loads(agentctl("runs", "--json").out) == []
+
+
 def test_headed_without_a_display_is_refused_before_the_run_starts(
     agentctl: CliRunner, tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -154,8 +182,11 @@ def test_headed_without_a_display_is_refused_before_the_run_starts(
 
 
 def test_demo_runs_the_demo_agent_against_the_demo_app(
-    agentctl: CliRunner, prefect_harness: None, chromium: str
+    agentctl: CliRunner, prefect_harness: None, chromium: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from cli.demo.command import PASSWORD_ENV
+
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)  # the demo sets it; it goes again after the test
     result = agentctl("demo")
     assert result.code == 0, result.err
     assert "Coffee beans 42.50" in result.out
@@ -167,6 +198,14 @@ def test_demo_runs_the_demo_agent_against_the_demo_app(
     assert again.code == 0
     assert len(json.loads(agentctl("list", "--json").out)) == 1  # the demo agent is reused, not duplicated
     assert len(json.loads(agentctl("runs", "--json").out)) == 2
+
+    # The README's examples include the same agent: imported, its name is no longer unique.
+    assert agentctl("import", str(ROOT / "examples" / "demo-records.yaml")).code == 0
+    third = agentctl("demo")
+    assert third.code == 0, third.err
+    runs = json.loads(agentctl("runs", "--json").out)
+    assert len(runs) == 3
+    assert len({r["agent_id"] for r in runs}) == 1  # still the agent the demo made
 
 
 def test_logs_follow_prints_lines_as_the_run_goes_and_ends_with_it(

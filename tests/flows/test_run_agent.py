@@ -470,6 +470,11 @@ def test_unknown_template_names_fail_before_the_run_starts(
     assert 'chunk 1 "Two", action 1 (fill): {{ secrets.NOT_SET_ANYWHERE }} is not set' in state.message
     assert _statuses(sqlite_engine_store, agent2) == [ChunkStatus.NOT_STARTED]
     assert site.hits == {}
+    # Refused as it started (a schedule's run, say): still a run of the agent's, with the reason.
+    [record] = sqlite_engine_store.list_runs(agent2.id)
+    assert record.status == RunStatus.FAILED
+    assert record.finished_at is not None
+    assert "{{ secrets.NOT_SET_ANYWHERE }} is not set" in (record.error or "")
 
 
 def test_a_run_never_waits_on_a_blocking_prefect_call_in_its_event_loop(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from typing import Annotated
 
@@ -151,7 +152,7 @@ def serve(
         os.environ["AGENTCTL_DATABASE_URL"] = state.database_url
     note_prefect_mode()
     err_console.print(f"serving agents; looking for changes every {poll:g} s (Ctrl+C to stop)", markup=False)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C; a SIGTERM ends serve_agents itself
         asyncio.run(
             serve_agents(
                 state.store(),
@@ -160,8 +161,7 @@ def serve(
                 on_change=lambda message: err_console.print(message, markup=False),
             )
         )
-    except KeyboardInterrupt:
-        err_console.print("stopped", markup=False)
+    err_console.print("stopped", markup=False)
 
 
 def trigger(
@@ -176,22 +176,25 @@ def trigger(
     """Start a run of the agent's deployment (a worker or `agentctl serve` runs it); prints its id and URL."""
     from cli._prefect import flow_run_url, note_prefect_mode
     from cli.runs import parse_params
-    from deployments.operations import trigger_agent
+    from deployments.operations import trigger_agent, wait_for_run
 
     state = state_of(ctx)
     store = state.store()
     agent = store.get(store.resolve(ref))
     note_prefect_mode()
-    flow_run = asyncio.run(
-        trigger_agent(store, agent, params=parse_params(param) or None, mode=mode, wait=wait)
-    )
+    flow_run = asyncio.run(trigger_agent(store, agent, params=parse_params(param) or None, mode=mode))
     url = flow_run_url(flow_run.id)
     out_console.print(f"flow run {flow_run.id}" + (f"  {url}" if url else ""), markup=False)
     if wait:
-        final = flow_run.state
-        out_console.print(
-            f"{final.name if final else 'unknown'}: {final.message if final else ''}", markup=False
+        err_console.print(
+            "waiting for it to end: a worker or `agentctl serve` runs it; a verification run waits "
+            "for `agentctl approve` (see `agentctl pending`)",
+            markup=False,
         )
+        final = asyncio.run(wait_for_run(flow_run.id)).state
+        outcome = final.name if final else "unknown"
+        message = final.message if final else None
+        out_console.print(f"{outcome}: {message}" if message else outcome, markup=False)
         if not (final and final.is_completed()):
             raise typer.Exit(1)
 

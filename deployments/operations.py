@@ -145,9 +145,8 @@ async def trigger_agent(
     *,
     params: dict[str, Any] | None = None,
     mode: str | None = None,
-    wait: bool = False,
 ) -> Any:
-    """Create a flow run of the agent's deployment (``run_deployment``); with ``wait``, until it ends.
+    """Create a flow run of the agent's deployment (``run_deployment``) and return it at once.
 
     Raises:
         NoDeployment: the agent was never deployed.
@@ -171,6 +170,11 @@ async def trigger_agent(
         parameters["params"] = params
     if mode:
         parameters["mode"] = mode
-    return await arun_deployment(
-        deployment.id, parameters=parameters, timeout=None if wait else 0, poll_interval=1
-    )
+    return await arun_deployment(deployment.id, parameters=parameters, timeout=0)
+
+
+async def wait_for_run(flow_run_id: uuid.UUID) -> Any:
+    """The flow run once it has ended, however long that takes (a verification run waits for people)."""
+    from prefect.flow_runs import wait_for_flow_run
+
+    return await wait_for_flow_run(flow_run_id, timeout=None, poll_interval=1)

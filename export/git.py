@@ -19,10 +19,11 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from agents_store.errors import ExportConflict, GitCommandFailed, RepositoryNotFound
 from agents_store.store import AgentStore
-from export.plan import ExportPlan, ExportResult, prepare_export
+from export.plan import ExportPlan, ExportResult, prepare_export, record_export_once
 
 __all__ = ["export_to_git", "remote_url"]
 
@@ -86,7 +87,7 @@ def export_to_git(
     record = plan.record(
         target="git", repository=url, branch=branch, commit_sha=commit, tag=tag, author=author
     )
-    store.record_export(record)
+    record_export_once(store, record)
     return ExportResult(record=record, changed=changed, commit_url=None, warnings=warnings)
 
 
@@ -151,12 +152,33 @@ class _Git:
                 default = first.removeprefix("ref: ").removeprefix("refs/heads/")
             elif name.startswith("refs/heads/"):
                 heads[name.removeprefix("refs/heads/")] = first
-        branch = branch or (default if default in heads else None) or _DEFAULT_BRANCH
+        if not heads and default is None:
+            default = self._unborn_head()
+        branch = branch or (default if default in heads or not heads else None) or _DEFAULT_BRANCH
         start = branch if branch in heads else default if default in heads else None
         if start is None:
             return branch, None  # an empty repository (or a new branch with no default to start from)
         self.run("fetch", "--quiet", "--no-tags", "--depth=1", self.remote, f"refs/heads/{start}")
         return branch, self.run("rev-parse", "FETCH_HEAD^{commit}")
+
+    def _unborn_head(self) -> str | None:
+        """The branch an empty repository on this machine would check out (its ``HEAD``, unborn).
+
+        Git does not advertise an unborn ``HEAD`` to ``ls-remote``; pushed to another branch, the
+        first export left a clone of the repository with nothing checked out. A remote server's
+        empty repository cannot be asked: ``main`` is used, as GitHub's and GitLab's default.
+        """
+        if not self.remote.startswith("file://"):
+            return None
+        path = Path(unquote(urlparse(self.remote).path))
+        found = subprocess.run(
+            ["git", "--git-dir", str(path), "symbolic-ref", "--quiet", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_SECONDS,
+            check=False,
+        )
+        return found.stdout.strip() or None if found.returncode == 0 else None
 
     def write_tree(self, head: str | None, plan: ExportPlan) -> str:
         """The tree of ``head`` with the plan's files written and its stale files removed."""

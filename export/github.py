@@ -32,7 +32,7 @@ from agents_store.errors import ConfigError, ExportConflict, InvalidAgent, Repos
 from agents_store.models import AgentDefinition
 from agents_store.store import AgentStore
 from export._github_api import github_errors
-from export.plan import ExportPlan, ExportResult, prepare_export
+from export.plan import ExportPlan, ExportResult, prepare_export, record_export_once
 
 __all__ = [
     "AGENT_FILE_NAMES",
@@ -164,7 +164,7 @@ def export_to_github(
         tag=tag,
         author=author,
     )
-    store.record_export(record)
+    record_export_once(store, record)
     return ExportResult(
         record=record,
         changed=changed,

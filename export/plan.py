@@ -29,6 +29,7 @@ __all__ = [
     "export_tag",
     "git_blob_sha",
     "prepare_export",
+    "record_export_once",
 ]
 
 Target = Literal["github", "git"]
@@ -145,6 +146,20 @@ def _with_repository_url(
         return parse_definition({**definition_to_dict(definition), "github_repo_url": url})
     except InvalidAgent:
         return definition  # a remote the format cannot name (e.g. user@host:repo): leave the field alone
+
+
+def record_export_once(store: AgentStore, record: ExportRecord) -> None:
+    """Record the export unless this version already went to this place as this commit.
+
+    Exporting an unchanged agent again pushes nothing; recording it again listed the same commit
+    twice under the version (``agentctl versions``).
+    """
+    fields = ("agent_version", "target", "repository", "branch", "path", "commit_sha")
+    if not any(
+        all(getattr(known, name) == getattr(record, name) for name in fields)
+        for known in store.list_exports(record.agent_id)
+    ):
+        store.record_export(record)
 
 
 def _previous_export(

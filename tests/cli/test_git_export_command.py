@@ -75,6 +75,23 @@ def test_git_export_commits_both_files_once_then_nothing(
     assert second.code == 0, second.err
     assert second.out.startswith("no change: ")
     assert git_log(bare, "main") == [commit]
+    [version_2] = [v for v in json.loads(agentctl("versions", agent_id, "--json").out) if v["version"] == 2]
+    assert len(version_2["exports"]) == 1  # the same commit, not recorded twice
+
+
+def test_git_export_to_an_empty_local_repository_lands_on_its_own_head_branch(
+    agentctl: CliRunner, tmp_path: Path
+) -> None:
+    """``git init --bare`` without ``--initial-branch`` points HEAD at an unborn ``master`` (git's
+    default): the export goes there, so a clone checks the agent out (on ``main``, it had nothing)."""
+    master = BareRepo(tmp_path / "plain.git", default_branch="master")
+    agent_id = _agent(agentctl, tmp_path, agent_doc("Ship orders", chunks=1))
+
+    result = agentctl("export", agent_id, "--git", str(master.path))
+
+    assert result.code == 0, result.err
+    assert git_log(master, "master") == [result.out.strip()]
+    assert master.git("rev-parse", "--verify", "--quiet", "refs/heads/main", check=False).returncode != 0
 
 
 def test_git_export_builds_on_the_branch_and_moves_a_renamed_agent(

@@ -83,7 +83,7 @@ async def test_export_to_github_then_no_change(
     assert second["changed"] is False
     assert second["commit_sha"] == record["commit_sha"]
     listed = (await api.get(f"/api/agents/{agent.id}/exports")).json()
-    assert [e["commit_sha"] for e in listed] == [record["commit_sha"]] * 2
+    assert [e["commit_sha"] for e in listed] == [record["commit_sha"]]  # no change: recorded once
     versions = (await api.get(f"/api/agents/{agent.id}/versions")).json()
     assert versions[0]["exports"][0]["repository"] == f"{gh.base_url}/octo/agents"
 

@@ -208,7 +208,12 @@ def edit_agent(
         doc["name"] = name
     if description is not None:
         doc["description"] = description or None
-    saved = store.save(agent.with_definition(parse_definition(doc)), author=state.author())
+    definition = parse_definition(doc)
+    if definition == agent.definition():
+        unchanged = f"{agent.id}  version {agent.version} already says that; nothing saved"
+        out_console.print(unchanged, markup=False)
+        return
+    saved = store.save(agent.with_definition(definition), author=state.author())
     out_console.print(f"{saved.id}  version {saved.version}", markup=False)
 
 

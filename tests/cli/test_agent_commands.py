@@ -146,6 +146,9 @@ def test_export_import_export_is_byte_identical(agentctl: CliRunner, tmp_path: P
 def test_edit_versions_diff_revert(agentctl: CliRunner, tmp_path: Path) -> None:
     agent_id = _import(agentctl, _write(tmp_path, agent_doc("Versioned", chunks=3)))
     assert agentctl("edit", agent_id, "--name", "Versioned 2", "--description", "new words").code == 0
+    same = agentctl("edit", agent_id, "--name", "Versioned 2")
+    assert same.code == 0
+    assert same.out.strip().endswith("version 2 already says that; nothing saved")
     doc = agent_doc("Versioned 2", chunks=3, description="new words")
     doc["chunks"] = [doc["chunks"][1], doc["chunks"][0], doc["chunks"][2]]
     doc["chunks"][2]["actions"].append({"type": "click", "selector": "#more"})

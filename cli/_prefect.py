@@ -49,7 +49,9 @@ class _SaidByTheCommand(logging.Filter):
         from agents_store.errors import AgentctlError
 
         error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, AgentctlError):
+        # Masking logs (an agent with secrets) turns the exception into text and leaves its type.
+        error_type = type(error) if error is not None else getattr(record, "exception_type", None)
+        if isinstance(error_type, type) and issubclass(error_type, AgentctlError):
             return False
         engine = record.name in ("prefect.flow_runs", "prefect.task_runs")
         return not (engine and record.getMessage().startswith("Finished in state"))

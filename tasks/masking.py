@@ -91,6 +91,9 @@ class MaskingFilter(logging.Filter):
             record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             text = self.masker.mask(logging.Formatter().formatException(record.exc_info))
+            # The record is shared by every handler: the ones after this filter see the masked text
+            # only, and the exception's type (not the exception: its message is not masked).
+            record.exception_type = type(record.exc_info[1])
             record.exc_info = None
             record.exc_text = text
         return True

@@ -123,6 +123,41 @@ def test_a_failed_run_exits_non_zero_and_later_chunks_stay_not_started(
     assert f"  run: {run_id} (agentctl logs {run_id[:8]})\n" in shown_text
 
 
+def test_a_failed_chunk_of_an_agent_with_secrets_prints_no_traceback_either(
+    agentctl: CliRunner,
+    tmp_path: Path,
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Masking the run's logs turns a record's exception into text; the terminal still leaves out
+    Prefect's traceback of the chunk's failure, as for an agent without secrets."""
+    monkeypatch.setenv("AGENTCTL_SECRET_CLI_TOKEN", "tok-3f9a1c77")
+    doc = {
+        "name": "Types a secret",
+        "loom_url": LOOM,
+        "settings": {"retries": 0, "retry_delay_seconds": 0, "action_timeout_ms": 500},
+        "chunks": [
+            {
+                "name": "Type",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/page/secret"},
+                    {"type": "fill", "selector": "#nowhere", "value": "{{ secrets.CLI_TOKEN }}"},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "secret.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    agent_id = agentctl("import", str(path)).out.strip()
+    result = agentctl("run", agent_id)
+    assert result.code == 1
+    assert "Traceback" not in result.err, result.err
+    assert result.err.strip().splitlines()[-1].startswith('agentctl: run failed: chunk 1 "Type" failed: ')
+    assert "tok-3f9a1c77" not in result.err + result.out
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

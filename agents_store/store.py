@@ -368,8 +368,8 @@ class AgentStore(ABC):
         if not matches:
             raise AgentNotFound(f"no agent matches {ref!r} (by id, id prefix or name)")
         if len(matches) > 1:
-            shown = ", ".join(str(m)[:8] for m in matches[:5])
-            raise AmbiguousId(f"{ref!r} matches several agents ({shown}…): give more of the id")
+            shown = ", ".join(str(m)[:8] for m in matches[:5]) + ("…" if len(matches) > 5 else "")
+            raise AmbiguousId(f"{ref!r} matches several agents ({shown}): give more of the id")
         return matches[0]
 
     def duplicate(

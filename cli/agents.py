@@ -143,10 +143,12 @@ def list_agents(
             a.last_run_at,
         )
     print_listing(table, out_console)
-    shown_to = page.offset + len(page.items)
-    err_console.print(
-        f"{page.offset + 1 if page.items else 0}–{shown_to} of {page.total} agents", markup=False
-    )
+    noun = "agent" if page.total == 1 else "agents"
+    if page.items:
+        span = f"{page.offset + 1}–{page.offset + len(page.items)}"
+        err_console.print(f"{span} of {page.total} {noun}", markup=False)
+    else:
+        err_console.print(f"none from {page.offset + 1} on, of {page.total} {noun}", markup=False)
 
 
 def show_agent(

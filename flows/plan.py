@@ -82,9 +82,11 @@ def compile_agent(
         unreviewed = [c for c in chosen if c.status == ChunkStatus.NEEDS_REVIEW]
         if unreviewed:
             names = ", ".join(f'{c.order} "{c.name}"' if c.name else str(c.order) for c in unreviewed)
+            one = len(unreviewed) == 1
             raise RunRefused(
-                f"chunks {names} need review: run in verification mode to approve them, "
-                "or pass --force to run them anyway"
+                f"{'chunk' if one else 'chunks'} {names} {'needs' if one else 'need'} review: run in "
+                f"verification mode to approve {'it' if one else 'them'}, or pass --force to run "
+                f"{'it' if one else 'them'} anyway"
             )
     steps: list[ChunkStep] = []
     secret_uses: dict[str, list[str]] = {}

@@ -58,6 +58,9 @@ def test_list_sort_filter_status(agentctl: CliRunner, tmp_path: Path) -> None:
     assert json.loads(agentctl("list", "--status", "Failed", "--json").out) == []
     assert len(json.loads(agentctl("list", "--status", "Not Started", "--json").out)) == 3
     assert len(json.loads(agentctl("list", "--limit", "2", "--json").out)) == 2
+    assert agentctl("list", "--limit", "2").err.strip() == "1–2 of 3 agents"
+    assert agentctl("list", "--filter", "ETA").err.strip() == "1–1 of 1 agent"
+    assert agentctl("list", "--offset", "99").err.strip() == "none from 100 on, of 3 agents"
     bad = agentctl("list", "--sort", "colour")
     assert bad.code == 1
     assert "--sort" in bad.err
@@ -204,7 +207,9 @@ def test_ambiguous_and_unknown_ids(agentctl: CliRunner, tmp_path: Path) -> None:
     _import(agentctl, _write(tmp_path, agent_doc("Same", chunks=1)))
     result = agentctl("show", "Same")
     assert result.code == 1
+    ids = sorted(a["id"][:8] for a in json.loads(agentctl("list", "--json").out))
     assert "matches several agents" in result.err
+    assert any(f"({a}, {b}): give more of the id" in result.err for a, b in (ids, ids[::-1])), result.err
 
 
 def test_schema_prints_json_schema(agentctl: CliRunner) -> None:

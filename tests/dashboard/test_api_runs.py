@@ -128,7 +128,8 @@ async def test_bad_run_requests_are_refused_before_anything_starts(
     )
     refused = error_of(await api.post(f"/api/agents/{review.id}/runs", json={}), 409)
     assert refused["code"] == "run_refused"
-    assert "need review" in str(refused["message"])
+    message = str(refused["message"])
+    assert 'chunk 1 "Unsure" needs review: run in verification mode to approve it' in message
     assert store.list_runs() == []
 
 

@@ -15,6 +15,7 @@ from agents_store.documents import dump_definition
 from agents_store.errors import ConfigError, ExportRejected
 from agents_store.models import AgentDefinition, AgentSettings
 from agents_store.slug import agent_slug
+from tasks.secrets import block_name, env_name
 
 __all__ = [
     "AGENT_FILE",
@@ -100,11 +101,11 @@ def render_readme(definition: AgentDefinition) -> str:
         lines += [
             "## Secrets",
             "",
-            "The agent needs these secrets at run time. Their values are never stored here: set each as the",
-            "environment variable `AGENTCTL_SECRET_<NAME>` or as a Prefect Secret block named `<NAME>`.",
+            "The agent needs these secrets at run time. Their values are never stored here: set each as",
+            "the environment variable, or as the Prefect Secret block, named beside it.",
             "",
         ]
-        lines += [f"- `{name}`" for name in secrets]
+        lines += [f"- `{name}`: `{env_name(name)}` or the block `{block_name(name)}`" for name in secrets]
         lines.append("")
     settings = definition.settings.model_dump(exclude_defaults=True)
     if settings:

@@ -50,8 +50,12 @@ def test_secrets_travel_as_templates_and_the_readme_names_them() -> None:
     assert secret_names(definition) == ["HOOK_KEY", "PORTAL_PASSWORD", "PORTAL_USER"]
     readme = render_readme(definition)
     assert "## Secrets" in readme
-    assert "- `HOOK_KEY`\n- `PORTAL_PASSWORD`\n- `PORTAL_USER`\n" in readme
-    assert "AGENTCTL_SECRET_<NAME>" in readme
+    assert (
+        "- `HOOK_KEY`: `AGENTCTL_SECRET_HOOK_KEY` or the block `hook-key`\n"
+        "- `PORTAL_PASSWORD`: `AGENTCTL_SECRET_PORTAL_PASSWORD` or the block `portal-password`\n"
+        "- `PORTAL_USER`: `AGENTCTL_SECRET_PORTAL_USER` or the block `portal-user`\n"
+    ) in readme
+    assert "the environment variable, or as the Prefect Secret block, named beside it" in readme
 
 
 def test_the_readme_says_what_the_agent_does() -> None:

@@ -299,7 +299,10 @@ def test_secrets_are_exported_as_templates_and_a_pasted_value_is_refused(
     yaml_text = repo.bare.out("show", "main:agents/portal/agent.yaml")
     readme = repo.bare.out("show", "main:agents/portal/README.md")
     assert "value: '{{secrets.PORTAL_PASSWORD}}'" in yaml_text
-    assert "- `PORTAL_PASSWORD`\n- `PORTAL_USER`" in readme
+    assert (
+        "- `PORTAL_PASSWORD`: `AGENTCTL_SECRET_PORTAL_PASSWORD` or the block `portal-password`\n"
+        "- `PORTAL_USER`: "
+    ) in readme
     everything = repo.bare.out("log", "-p", "--all")
     assert "hunter2" not in everything
     assert "ghp_octo" not in everything

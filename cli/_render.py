@@ -83,16 +83,16 @@ def _chunk_json(chunk: Chunk) -> dict[str, Any]:
     }
 
 
-def error_summary(chunk: Chunk, limit: int = 100) -> str:
-    """One line saying why a chunk failed (type and message), or empty."""
+def error_summary(chunk: Chunk) -> str:
+    """One line saying why a chunk failed (type and message), or empty: whole, since the table cuts
+    it to a terminal's width itself and prints it whole when piped."""
     details = chunk.error_details or {}
     if chunk.status != "Failed":
         return ""
     if not details:
         return ""
     text = f"{details.get('type', 'Error')}: {details.get('message', '')}".strip()
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return " ".join(text.split())
 
 
 def failure_lines(chunk: Chunk) -> list[str]:

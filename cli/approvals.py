@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from cli._context import CliState, out_console, state_of
-from cli._listing import time_text
+from cli._listing import Column, Listing, print_listing
 from cli._options import RunRef
 from cli._render import print_json
 
@@ -72,31 +72,39 @@ def list_pending(
     if not runs:
         out_console.print("no run is waiting for a decision", markup=False)
         return
-    from rich.table import Table
+    from datetime import datetime
 
-    table = Table(box=None, header_style="bold", show_lines=True)
-    for column in ("RUN", "AGENT", "CHUNK", "WAITS FOR", "SINCE", "WHAT IT WILL DO"):
-        table.add_column(column)
+    table = Listing(
+        (
+            Column("RUN"),
+            Column("AGENT", floor=12),
+            Column("CHUNK", floor=12),
+            Column("WAITS FOR"),
+            Column("SINCE", kind="time"),
+            Column("WHAT IT WILL DO", floor=20),
+        ),
+        [],
+    )
     for r in runs:
         awaiting = r.awaiting or {}
-        from datetime import datetime
-
         since = datetime.fromisoformat(awaiting["since"]) if awaiting.get("since") else None
-        what = "\n".join(
-            line
-            for line in str(awaiting.get("description", "")).splitlines()
-            if line and not line.startswith("#")
-        )
         kind = "approval" if awaiting.get("kind") == "approval" else "step decision"
-        table.add_row(
+        table.add(
             str(r.flow_run_id)[:8],
             Text(names[r.agent_id]),
             Text(str(awaiting.get("chunk", ""))),
             kind,
-            time_text(since),
-            Text(what),
+            since,
+            Text(_one_line(str(awaiting.get("description", "")))),
         )
-    out_console.print(table)
+    print_listing(table, out_console)
+
+
+def _one_line(description: str) -> str:
+    """The chunk's actions on one line ("1. goto url=…; 2. click …"), from the markdown the Prefect
+    UI shows: the heading dropped (the CHUNK column says it), the bold marks taken off."""
+    lines = [line for line in description.splitlines() if line and not line.startswith("#")]
+    return "; ".join(line.replace("**", "") for line in lines)
 
 
 def _decide(state: CliState, ref: str, kind: str, decision: str, note: str) -> RunRecord:

@@ -68,8 +68,12 @@ def test_pending_and_approve_answer_a_verification_run(
         assert first["kind"] == "approval"
         assert "**goto**" in first["description"]
         table = agentctl(cli_env, "pending")
-        assert "01 · Page 1" in table.stdout
-        assert "approval" in table.stdout
+        # Piped: one line per run, every cell whole, the actions without markdown marks
+        [row] = [line for line in table.stdout.splitlines() if line.startswith(first["flow_run_id"][:8])]
+        assert "01 · Page 1" in row
+        assert "approval" in row
+        assert "1. goto url=" in row
+        assert "**" not in row
         run_ref = first["flow_run_id"][:8]
 
         wrong = agentctl(cli_env, "step", run_ref)

@@ -165,6 +165,7 @@ def test_a_failed_chunk_of_an_agent_with_secrets_prints_no_traceback_either(
         (("--param", "nope=1"), "params: nope not a param of this agent (its params: page)"),
         (("--param", "broken"), "--param: 'broken' is not NAME=VALUE"),
         (("--mode", "turbo"), "mode: 'turbo' is not one of automatic, verification, debugging"),
+        (("--chunk", "2", "--from-chunk", "1"), "--chunk and --from-chunk: give one or the other, not both"),
     ],
 )
 def test_bad_run_options_fail_fast_without_starting_prefect(

@@ -95,22 +95,22 @@ def demo(
 def _demo_agent(state: CliState) -> Agent:
     """The demo agent in the store, brought up to date with the shipped file, or created.
 
-    Several agents may carry its name (``examples/demo-records.yaml`` is the same file): the one
-    whose definition equals the shipped file is taken, else the newest of them is updated.
+    Several agents may carry its name (``examples/demo-records.yaml`` is the same file): the
+    oldest whose definition equals the shipped file is taken, so every demo run lands on the same
+    agent; else the oldest of them is updated.
     """
     from agents_store.documents import load_definition
 
     store = state.store()
     definition = load_definition(DEMO_AGENT.read_bytes())
-    same_name = [store.get(agent_id) for agent_id in store.find_ids(definition.name, limit=50)]
-    same_name = [a for a in same_name if a.name == definition.name]
+    found = [store.get(agent_id) for agent_id in store.find_ids(definition.name, limit=50)]
+    same_name = sorted((a for a in found if a.name == definition.name), key=lambda a: str(a.created_at))
     if not same_name:
         return store.create(definition, user_id=state.settings().user_id, author=state.author())
     for agent in same_name:
         if agent.definition() == definition:
             return agent
-    newest = max(same_name, key=lambda a: (a.updated_at is not None, a.updated_at or a.created_at))
-    return store.save(newest.with_definition(definition), author=state.author())
+    return store.save(same_name[0].with_definition(definition), author=state.author())
 
 
 def store_description(state: object) -> str:

@@ -171,14 +171,8 @@ class _Git:
         if not self.remote.startswith("file://"):
             return None
         path = Path(unquote(urlparse(self.remote).path))
-        found = subprocess.run(
-            ["git", "--git-dir", str(path), "symbolic-ref", "--quiet", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT_SECONDS,
-            check=False,
-        )
-        return found.stdout.strip() or None if found.returncode == 0 else None
+        found = self._exec(("--git-dir", str(path), "symbolic-ref", "--quiet", "--short", "HEAD"), bare=False)
+        return found.stdout.decode("utf-8", "replace").strip() or None if found.returncode == 0 else None
 
     def write_tree(self, head: str | None, plan: ExportPlan) -> str:
         """The tree of ``head`` with the plan's files written and its stale files removed."""

@@ -8,7 +8,10 @@ deleted one has it removed. A change is picked up within one poll interval.
 Stopping (Ctrl+C, SIGTERM, ``stop``) pauses the schedules of the deployments only this process
 runs, as Prefect's own ``serve`` does — their runs would otherwise pile up, late, for a runner that
 is gone — and the next ``serve`` resumes them. A deployment on a work pool has workers of its own:
-it is never paused here.
+it is kept up to date here but run only by its workers (a runner here would race them for its
+runs), and never paused here. An agent moved to a pool while serve runs stays in its runner until
+the next serve (Prefect's ``Runner`` cannot drop a deployment); Prefect's orchestration still lets
+only one of them start each run (a second move to Pending is refused).
 """
 
 from __future__ import annotations
@@ -71,12 +74,17 @@ async def serve_agents(
                 if served.get(agent.id) == fingerprint:
                     continue
                 info, deployment = await apply_agent_deployment(client, agent, schedules.get(agent.id))
-                await runner.aadd_deployment(deployment)
                 if deployment.work_pool_name is None:
+                    await runner.aadd_deployment(deployment)
                     served_only[agent.id] = info.deployment_id
+                    say(f"{'updated' if agent.id in served else 'serving'} {info.full_name} ({agent.name})")
                 else:
+                    # Its pool's workers run it; a runner here would poll the same runs and race them.
                     served_only.pop(agent.id, None)
-                say(f"{'updated' if agent.id in served else 'serving'} {info.full_name} ({agent.name})")
+                    say(
+                        f"{'updated' if agent.id in served else 'kept'} {info.full_name} ({agent.name}) "
+                        f"on work pool {deployment.work_pool_name!r}: its workers run it"
+                    )
                 served[agent.id] = fingerprint
             for gone in set(served) - {a.id for a in agents}:
                 await remove_agent_deployments(client, gone)

@@ -313,11 +313,16 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
     tmp_path: Path, prefect_server: str, base_url: str, site: Any, chromium: str
 ) -> None:
     """Started outside the checkout, ``serve`` runs agents without copying code into its folder (it
-    copied the whole checkout there, and every run after the first crashed); a SIGTERM stops it,
-    pausing the schedules only it ran; the next ``serve`` resumes them."""
+    copied the whole checkout there, and every run after the first crashed); it leaves the runs of
+    an agent deployed on a work pool to that pool's workers (it ran them too, racing the workers); a
+    SIGTERM stops it, pausing the schedules only it ran; the next ``serve`` resumes them."""
     env = process_env(tmp_path, prefect_server)
     agent_id = import_agent(env, tmp_path, "Served elsewhere", page_chunks(base_url))
     assert agentctl(env, "schedule", agent_id, "--cron", "0 3 * * *").returncode == 0
+    pooled_id = import_agent(env, tmp_path, "On a pool", page_chunks(base_url))
+    pool = prefect(env, "work-pool", "create", "no-workers", "--type", "process")
+    assert pool.returncode == 0 or "already exists" in pool.stdout + pool.stderr
+    assert agentctl(env, "deploy", pooled_id, "--pool", "no-workers").returncode == 0
     started_in = tmp_path / "started-in"
     started_in.mkdir()
 
@@ -337,16 +342,26 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
     process = start_serve()
     try:
         wait_for("serve to deploy the agent", lambda: paused() is False, timeout=60)
+        triggered = agentctl(env, "trigger", pooled_id, "--param", "page=pooled")
+        assert triggered.returncode == 0, triggered.stderr
+        pooled_run = triggered.stdout.split()[2]
         for n in (1, 2):
             result = agentctl(env, "trigger", agent_id, "--param", f"page=elsewhere-{n}", "--wait")
             log = (tmp_path / "serve.log").read_text()
             assert result.returncode == 0, result.stdout + result.stderr + log
             assert site.hits[f"elsewhere-{n}"] == 1
         assert list(started_in.iterdir()) == []
+        # Serve looked for runs every second through both runs above: the pool's run is untouched.
+        pooled = httpx.get(f"{prefect_server}/flow_runs/{pooled_run}", timeout=10).json()
+        assert pooled["state_type"] == "SCHEDULED", pooled["state"]
+        assert "pooled" not in site.hits
+        log = (tmp_path / "serve.log").read_text()
+        assert "kept run-agent/on-a-pool (On a pool) on work pool 'no-workers': its workers run it" in log
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
         assert paused() is True
+        assert deployment_of(env, pooled_id)["paused"] is False  # type: ignore[index]
     finally:
         if process.poll() is None:
             process.kill()

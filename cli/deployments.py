@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -72,7 +73,7 @@ def list_schedules(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """Every scheduled agent with its next run time."""
+    """Every scheduled agent: its cron, whether Prefect fires it now, and its next run time."""
     from deployments.operations import schedules_overview
 
     rows = asyncio.run(schedules_overview(state_of(ctx).store()))
@@ -86,6 +87,7 @@ def list_schedules(
                     "timezone": r.schedule.timezone,
                     "mode": r.schedule.mode,
                     "params": r.schedule.params,
+                    "state": r.state,
                     "next_run": r.next_run.isoformat() if r.next_run else None,
                 }
                 for r in rows
@@ -101,13 +103,23 @@ def list_schedules(
             Column("CRON"),
             Column("TIME ZONE"),
             Column("MODE"),
+            Column("STATE"),
             Column("NEXT RUN", kind="time"),
         ),
         [],
     )
     for r in rows:
-        table.add(Text(r.agent.name), r.schedule.cron, r.schedule.timezone, r.schedule.mode, r.next_run)
+        table.add(
+            Text(r.agent.name), r.schedule.cron, r.schedule.timezone, r.schedule.mode, r.state, r.next_run
+        )
     print_listing(table, out_console)
+    notes = {
+        "paused": "paused: a stopped `agentctl serve` paused it; the next `agentctl serve` resumes it",
+        "not deployed": "not deployed: nothing fires it yet; `agentctl serve` (or `agentctl deploy`) does",
+        "stored": "stored: no Prefect server (PREFECT_API_URL unset); it fires while `agentctl serve` runs",
+    }
+    for state in sorted({r.state for r in rows} & set(notes)):
+        err_console.print(notes[state], markup=False, style="dim")
 
 
 def deploy(
@@ -144,24 +156,51 @@ def serve(
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many runs at once.")] = None,
 ) -> None:
     """Serve every agent's deployment from this process: schedules fire, triggers run, changes show up."""
-    from cli._prefect import note_prefect_mode
+    from cli._prefect import embedded_mode
     from deployments.serve import serve_agents
 
     state = state_of(ctx)
     if state.database_url:
         os.environ["AGENTCTL_DATABASE_URL"] = state.database_url
-    note_prefect_mode()
-    err_console.print(f"serving agents; looking for changes every {poll:g} s (Ctrl+C to stop)", markup=False)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C; a SIGTERM ends serve_agents itself
-        asyncio.run(
-            serve_agents(
-                state.store(),
-                poll_seconds=poll,
-                limit=limit,
-                on_change=lambda message: err_console.print(message, markup=False),
-            )
+    with contextlib.ExitStack() as stack:
+        if embedded_mode():
+            stack.enter_context(_a_server_of_its_own())
+        err_console.print(
+            f"serving agents; looking for changes every {poll:g} s (Ctrl+C to stop)", markup=False
         )
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C; a SIGTERM ends serve_agents itself
+            asyncio.run(
+                serve_agents(
+                    state.store(),
+                    poll_seconds=poll,
+                    limit=limit,
+                    on_change=lambda message: err_console.print(message, markup=False),
+                )
+            )
     err_console.print("stopped", markup=False)
+
+
+@contextlib.contextmanager
+def _a_server_of_its_own() -> Iterator[None]:
+    """Without ``PREFECT_API_URL``, serve starts ``prefect server`` on Prefect's local database for as
+    long as it runs. Prefect's temporary server of embedded mode runs no scheduler: under it, no
+    schedule ever fired. Triggers from other shells in embedded mode reach the same database."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from deployments.server import running_server
+
+    err_console.print(
+        "PREFECT_API_URL is not set: starting Prefect's server for this serve (its scheduler fires the "
+        "schedules; 10-25 s). Or run `agentctl server` and export PREFECT_API_URL.",
+        markup=False,
+        style="dim",
+    )
+    with (
+        running_server(get_current_settings().home, ui=True) as server,
+        temporary_settings(updates={PREFECT_API_URL: server.api_url}),
+    ):
+        err_console.print(f"Prefect UI: {server.ui_url}", markup=False)
+        yield
 
 
 def trigger(

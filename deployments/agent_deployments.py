@@ -33,6 +33,7 @@ __all__ = [
     "ENTRYPOINT",
     "FLOW_NAME",
     "DeployedAgent",
+    "agent_id_of",
     "agent_tag",
     "apply_agent_deployment",
     "find_deployment",
@@ -48,6 +49,15 @@ CODE_ROOT = Path(flows.__file__).resolve().parent.parent
 
 def agent_tag(agent_id: uuid.UUID | str) -> str:
     return f"agent:{agent_id}"
+
+
+def agent_id_of(tags: list[str]) -> uuid.UUID | None:
+    """The agent a deployment runs, from its ``agent:<id>`` tag (None: not one of ours)."""
+    for tag in tags:
+        if tag.startswith("agent:"):
+            with contextlib.suppress(ValueError):
+                return uuid.UUID(tag.removeprefix("agent:"))
+    return None
 
 
 @dataclass(frozen=True)

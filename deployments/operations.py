@@ -16,6 +16,7 @@ from agents_store.models import Agent
 from agents_store.store import AgentQuery, AgentStore, Schedule
 from deployments.agent_deployments import (
     DeployedAgent,
+    agent_id_of,
     apply_agent_deployment,
     find_deployment,
     remove_agent_deployments,
@@ -125,18 +126,57 @@ class ScheduledAgent:
     agent: Agent
     schedule: Schedule
     next_run: datetime | None
+    state: str
+    """``on``; ``paused`` (a stopped ``agentctl serve`` paused it); ``not deployed`` (nothing in
+    Prefect fires it yet: ``serve`` or ``deploy`` registers it); ``stored`` without a Prefect
+    server (embedded mode), where the schedule fires only while ``agentctl serve`` runs."""
 
 
 async def schedules_overview(store: AgentStore) -> list[ScheduledAgent]:
+    """The stored schedules, with what Prefect's server says of their deployments when there is one.
+
+    Without ``PREFECT_API_URL`` the server is not asked: that would start a temporary one (8-15 s)
+    for a table, and its scheduler is not running anyway.
+    """
+    from flows.prefect_ui import embedded_mode
+
+    deployments = None if embedded_mode() else await _agent_deployments()
     rows: list[ScheduledAgent] = []
     for schedule in store.list_schedules():
         try:
             agent = store.get(schedule.agent_id)
         except AgentNotFound:
             continue
-        upcoming = await next_runs(schedule, 1) if schedule.active else []
-        rows.append(ScheduledAgent(agent, schedule, upcoming[0] if upcoming else None))
+        if deployments is None:
+            state = "stored"
+        elif agent.id not in deployments:
+            state = "not deployed"
+        else:
+            state = "paused" if deployments[agent.id] else "on"
+        upcoming = await next_runs(schedule, 1) if schedule.active and state in ("on", "stored") else []
+        rows.append(ScheduledAgent(agent, schedule, upcoming[0] if upcoming else None, state))
     return sorted(rows, key=lambda r: (r.next_run is None, r.next_run or datetime.max, r.agent.name))
+
+
+async def _agent_deployments() -> dict[uuid.UUID, bool]:
+    """Every agent's deployment in Prefect, by agent id: whether it is paused (a request per 200)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+
+    only_ours = DeploymentFilter(tags=DeploymentFilterTags(all_=["agentctl"]))
+    paused: dict[uuid.UUID, bool] = {}
+    async with get_client() as client:
+        while True:
+            page = await client.read_deployments(deployment_filter=only_ours, limit=_PAGE, offset=len(paused))
+            for deployment in page:
+                agent_id = agent_id_of(deployment.tags or [])
+                if agent_id is not None:
+                    paused[agent_id] = bool(deployment.paused)
+            if len(page) < _PAGE:
+                return paused
+
+
+_PAGE = 200
 
 
 async def trigger_agent(

@@ -114,7 +114,11 @@ def running_server(
     env = server_env(host=host, port=port, home=home, database_url=database_url, ui=ui)
     with open(log, "wb") as output:
         command = server_command(host, port)
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        # A session of its own: Ctrl+C reaches the whole foreground process group, and the caller
+        # still needs the server while it stops (``agentctl serve`` pauses its schedules then).
+        process = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
         server = LocalServer(f"http://{host}:{port}/api", f"http://{host}:{port}", home, log)
         try:
             wait_until_healthy(server.api_url, process, timeout, log)

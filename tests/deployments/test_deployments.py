@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import signal
 import subprocess
 import time
@@ -100,6 +101,13 @@ def runs_of(env: dict[str, str], agent_id: str) -> list[dict[str, Any]]:
     assert result.returncode == 0, result.stderr
     runs: list[dict[str, Any]] = json.loads(result.stdout)
     return runs
+
+
+def schedule_states(env: dict[str, str]) -> dict[str, tuple[str, bool]]:
+    """``agentctl schedules``: each scheduled agent's state, and whether a next run is shown."""
+    result = agentctl(env, "schedules", "--json")
+    assert result.returncode == 0, result.stderr
+    return {s["agent_id"]: (s["state"], s["next_run"] is not None) for s in json.loads(result.stdout)}
 
 
 def test_prefect_cli_deploys_lists_and_runs_our_deployments(
@@ -319,6 +327,11 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
     env = process_env(tmp_path, prefect_server)
     agent_id = import_agent(env, tmp_path, "Served elsewhere", page_chunks(base_url))
     assert agentctl(env, "schedule", agent_id, "--cron", "0 3 * * *").returncode == 0
+    later_id = import_agent(env, tmp_path, "Scheduled offline", page_chunks(base_url))
+    offline = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    assert agentctl(offline, "schedule", later_id, "--cron", "0 4 * * *").returncode == 0
+    assert schedule_states(offline) == {agent_id: ("stored", True), later_id: ("stored", True)}
+    assert schedule_states(env) == {agent_id: ("on", True), later_id: ("not deployed", False)}
     pooled_id = import_agent(env, tmp_path, "On a pool", page_chunks(base_url))
     pool = prefect(env, "work-pool", "create", "no-workers", "--type", "process")
     assert pool.returncode == 0 or "already exists" in pool.stdout + pool.stderr
@@ -362,6 +375,7 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
         assert process.wait(30) == 0
         assert paused() is True
         assert deployment_of(env, pooled_id)["paused"] is False  # type: ignore[index]
+        assert schedule_states(env) == {agent_id: ("paused", False), later_id: ("paused", False)}
     finally:
         if process.poll() is None:
             process.kill()
@@ -369,6 +383,38 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
     process = start_serve()
     try:
         wait_for("the next serve to resume the agent's schedule", lambda: paused() is False, timeout=60)
+        assert schedule_states(env) == {agent_id: ("on", True), later_id: ("on", True)}
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
+
+
+def test_serve_without_a_prefect_server_starts_one_whose_scheduler_fires_the_schedules(
+    tmp_path: Path, base_url: str, site: Any, chromium: str
+) -> None:
+    """Without ``PREFECT_API_URL`` no schedule ever fired under ``serve``: Prefect's temporary server
+    of embedded mode runs no scheduler. Serve now starts Prefect's server for as long as it runs."""
+    env = {k: v for k, v in process_env(tmp_path, "unused").items() if k != "PREFECT_API_URL"}
+    agent_id = import_agent(env, tmp_path, "Offline schedule", page_chunks(base_url))
+    assert agentctl(env, "schedule", agent_id, "--cron", "* * * * * */5").returncode == 0
+    log = tmp_path / "serve.log"
+    process = subprocess.Popen(
+        [AGENTCTL, "serve", "--poll", "1"], env=env, stdout=subprocess.DEVNULL, stderr=log.open("w")
+    )
+    try:
+
+        def completed_run() -> dict[str, Any] | None:
+            return next((r for r in runs_of(env, agent_id) if r["status"] == "Completed"), None)
+
+        run = wait_for("a scheduled run to complete", completed_run, timeout=120, every=1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0, log.read_text()
+    assert run["triggered_by"].startswith("deployment:")
+    assert site.hits["offline-schedule"] >= 1
+    said = log.read_text()
+    ui = re.search(r"Prefect UI: (http://127\.0\.0\.1:\d+)", said)
+    assert ui is not None, said
+    assert "could not pause" not in said  # the server outlived serve's own shutdown
+    with pytest.raises(httpx.ConnectError):  # and went with it
+        httpx.get(f"{ui.group(1)}/api/health", timeout=5)

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
 
 def reconcile_now(state: CliState) -> None:
     """Settle runs whose process died (kill -9) before showing or answering anything."""
+    from cli._prefect import note_prefect_mode
     from flows.reconcile import reconcile
 
     store = state.store()
@@ -37,6 +38,7 @@ def reconcile_now(state: CliState) -> None:
         or store.list_runs(status=RunStatus.PAUSED, limit=1)
         or (store.stuck_chunks())
     ):
+        note_prefect_mode()  # asking Prefect starts a temporary server in embedded mode: say so, once
         asyncio.run(reconcile(store))
 
 
@@ -109,6 +111,7 @@ def _one_line(description: str) -> str:
 
 def _decide(state: CliState, ref: str, kind: str, decision: str, note: str) -> RunRecord:
     from agents_store.errors import ConfigError
+    from cli._prefect import note_prefect_mode
     from cli.runs import resolve_run
     from flows.decisions import send_decision
 
@@ -121,6 +124,7 @@ def _decide(state: CliState, ref: str, kind: str, decision: str, note: str) -> R
     if awaiting.get("kind") != kind:
         other = "agentctl approve" if awaiting.get("kind") == "approval" else "agentctl step"
         raise ConfigError(f"run {run_id} waits for a {awaiting.get('kind')} decision: use {other}")
+    note_prefect_mode()
     asyncio.run(send_decision(run_id, {"decision": decision, "note": note}))
     return record
 

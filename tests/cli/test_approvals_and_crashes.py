@@ -105,6 +105,43 @@ def test_pending_and_approve_answer_a_verification_run(
     assert "not waiting for a decision" in again.stderr
 
 
+def test_pending_and_approve_in_embedded_mode_say_why_they_wait(
+    tmp_path: Path, chromium: str, base_url: str
+) -> None:
+    """No PREFECT_API_URL: ``pending`` and ``approve`` each start a temporary Prefect server (the run
+    waits in Prefect's database). They printed Prefect's own "Starting/Stopping temporary server"
+    lines, after the table; agentctl's one note says it instead."""
+    env = {k: v for k, v in process_env(tmp_path, "unused").items() if k != "PREFECT_API_URL"}
+    agent_id = import_agent(env, tmp_path, [{"name": "Page", "actions": [{"type": "goto", "url": base_url}]}])
+    run = subprocess.Popen(
+        [AGENTCTL, "run", agent_id, "--mode", "verification"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        store = open_store(env["AGENTCTL_DATABASE_URL"])
+        [waiting] = wait_for(
+            "the run to wait for approval",
+            lambda: [r for r in store.list_runs(status=RunStatus.PAUSED, limit=5) if r.awaiting],
+            timeout=90,
+        )
+        store.close()
+        table = agentctl(env, "pending")
+        assert table.returncode == 0, table.stderr
+        assert "01 · Page" in table.stdout
+        approved = agentctl(env, "approve", str(waiting.flow_run_id)[:8])
+        assert approved.returncode == 0, approved.stderr
+        _, err = run.communicate(timeout=90)
+    finally:
+        run.kill()
+    assert run.returncode == 0, err
+    for said in (table, approved):
+        assert "embedded mode" in said.stderr
+        assert "temporary server on" not in said.stderr + said.stdout  # Prefect's own lines
+
+
 def test_a_run_killed_with_sigkill_is_settled_by_reconcile(
     cli_env: dict[str, str], tmp_path: Path, chromium: str, base_url: str
 ) -> None:

@@ -41,6 +41,7 @@ as ``__cause__`` (``raise ... from e``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 __all__ = [
@@ -82,7 +83,22 @@ class InvalidAgent(AgentctlError, ValueError):
 
 
 class ConfigError(AgentctlError, ValueError):
-    """A setting, option or parameter has a value that cannot be used."""
+    """A setting, option or parameter has a value that cannot be used.
+
+    With ``field``, the message starts with it (``cron: …``), and a caller that knows the field by
+    another name — the command line's ``--cron`` — can say it that way (``renamed``).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.problem = message
+
+    def renamed(self, names: Mapping[str, str]) -> ConfigError:
+        """The same error naming its field as ``names`` says (itself when the field is not there)."""
+        if self.field is None or self.field not in names:
+            return self
+        return ConfigError(self.problem, field=names[self.field])
 
 
 class ExportError(AgentctlError):

@@ -68,15 +68,28 @@ github.register(app)
 dashboard.register(app)
 
 
+OPTION_OF_FIELD = {
+    "cron": "--cron",
+    "timezone": "--timezone",
+    "mode": "--mode",
+    "params": "--param",
+    "chunks": "--chunk",
+    "from_chunk": "--from-chunk",
+}
+"""The options that carry a field a ``ConfigError`` names: a user of the command line typed those."""
+
+
 def main() -> None:
     """Console entry point: one short line on stderr for our errors, a traceback only with --debug."""
-    from agents_store.errors import AgentctlError
+    from agents_store.errors import AgentctlError, ConfigError
 
     try:
         app()
     except AgentctlError as e:
         if "--debug" in sys.argv:
             raise
+        if isinstance(e, ConfigError):
+            e = e.renamed(OPTION_OF_FIELD)
         err_console.print(f"agentctl: error: {e}", markup=False)
         sys.exit(1)
     except KeyboardInterrupt:

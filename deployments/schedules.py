@@ -38,19 +38,22 @@ def make_schedule(
     fields = cron.split(" ")
     if len(fields) not in (5, 6):
         raise ConfigError(
-            f"cron: {cron!r} has {len(fields)} fields; use 5 (minute hour day month weekday), "
-            "or 6 with seconds last"
+            f"{cron!r} has {len(fields)} fields; use 5 (minute hour day month weekday), "
+            "or 6 with seconds last",
+            field="cron",
         )
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
-        raise ConfigError(f"timezone: {timezone!r} is not a time zone (e.g. Europe/Paris, UTC)") from e
+        raise ConfigError(
+            f"{timezone!r} is not a time zone (e.g. Europe/Paris, UTC)", field="timezone"
+        ) from e
     if mode not in MODES:
-        raise ConfigError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+        raise ConfigError(f"{mode!r} is not one of {', '.join(MODES)}", field="mode")
     try:
         prefect_schedule(cron, timezone)
     except ValueError as e:
-        raise ConfigError(f"cron: {cron!r} is not a valid cron expression") from e
+        raise ConfigError(f"{cron!r} is not a valid cron expression", field="cron") from e
     return Schedule(agent_id=agent_id, cron=cron, timezone=timezone, mode=mode, params=params or {})
 
 

@@ -74,7 +74,7 @@ def compile_agent(
     ``known_vars`` are vars the run starts with (restored from an earlier run's session).
     """
     if mode not in MODES:
-        raise ConfigError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+        raise ConfigError(f"{mode!r} is not one of {', '.join(MODES)}", field="mode")
     selection = selection or Selection()
     chosen = _select(agent, selection)
     run_params = _params(agent, params or {})
@@ -158,13 +158,15 @@ def _select(agent: Agent, selection: Selection) -> list[Any]:
     known = f"1..{len(orders)}"
     if selection.from_chunk is not None:
         if selection.from_chunk not in orders:
-            raise ConfigError(f"from_chunk: the agent has no chunk {selection.from_chunk} (it has {known})")
+            raise ConfigError(
+                f"the agent has no chunk {selection.from_chunk} (it has {known})", field="from_chunk"
+            )
         return [c for c in agent.chunks if c.order >= selection.from_chunk]
     if selection.chunks:
         unknown = [n for n in selection.chunks if n not in orders]
         if unknown:
             raise ConfigError(
-                f"chunks: the agent has no chunk {', '.join(map(str, unknown))} (it has {known})"
+                f"the agent has no chunk {', '.join(map(str, unknown))} (it has {known})", field="chunks"
             )
         wanted = set(selection.chunks)
         return [c for c in agent.chunks if c.order in wanted]
@@ -175,7 +177,9 @@ def _params(agent: Agent, overrides: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(overrides) - set(agent.params))
     if unknown:
         known = ", ".join(sorted(agent.params)) or "none"
-        raise ConfigError(f"params: {', '.join(unknown)} not a param of this agent (its params: {known})")
+        raise ConfigError(
+            f"{', '.join(unknown)} not a param of this agent (its params: {known})", field="params"
+        )
     return {**agent.params, **overrides}
 
 

@@ -208,14 +208,14 @@ def test_a_cron_schedule_fires_runs_whose_statuses_land(
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("--cron", "61 * * * *"), "cron: '61 * * * *' is not a valid cron expression"),
-        (("--cron", "* * *"), "cron: '* * *' has 3 fields"),
+        (("--cron", "61 * * * *"), "error: --cron: '61 * * * *' is not a valid cron expression"),
+        (("--cron", "* * *"), "error: --cron: '* * *' has 3 fields"),
         (
             ("--cron", "0 9 * * 1-5", "--timezone", "Mars/Olympus"),
-            "timezone: 'Mars/Olympus' is not a time zone",
+            "error: --timezone: 'Mars/Olympus' is not a time zone",
         ),
-        (("--cron", "0 9 * * *", "--mode", "fast"), "mode: 'fast' is not one of"),
-        (("--cron", "0 9 * * *", "--param", "nope=1"), "params: nope not a param of this agent"),
+        (("--cron", "0 9 * * *", "--mode", "fast"), "error: --mode: 'fast' is not one of"),
+        (("--cron", "0 9 * * *", "--param", "nope=1"), "error: --param: nope not a param of this agent"),
     ],
 )
 def test_a_bad_schedule_changes_nothing(
@@ -265,7 +265,7 @@ def test_trigger_with_wait_and_the_documented_rest_example(
 
     bad = agentctl(served, "trigger", agent_id, "--param", "nope=1")
     assert bad.returncode == 1
-    assert "params: nope not a param" in bad.stderr
+    assert "error: --param: nope not a param" in bad.stderr
 
 
 def test_verification_through_a_deployment_run(served: dict[str, str], tmp_path: Path, base_url: str) -> None:

@@ -372,6 +372,25 @@ class AgentStore(ABC):
             raise AmbiguousId(f"{ref!r} matches several agents ({shown}): give more of the id")
         return matches[0]
 
+    def resolve_run(self, ref: str) -> uuid.UUID:
+        """The flow run id ``ref`` names: a full id, or a unique prefix of a run this store recorded.
+
+        Raises:
+            AgentNotFound: no recorded run starts so.
+            AmbiguousId: several do.
+        """
+        ref = ref.strip().lower()
+        try:
+            return uuid.UUID(ref)
+        except ValueError:
+            pass
+        matches = [r.flow_run_id for r in self.list_runs(limit=1000) if str(r.flow_run_id).startswith(ref)]
+        if not ref or not matches:
+            raise AgentNotFound(f"no run matches {ref!r}")
+        if len(matches) > 1:
+            raise AmbiguousId(f"{ref!r} matches several runs: give more of the id")
+        return matches[0]
+
     def duplicate(
         self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None, author: str | None = None
     ) -> Agent:

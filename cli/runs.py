@@ -187,21 +187,7 @@ def _run_json(run: RunRecord, agent_name: str) -> dict[str, Any]:
 
 def resolve_run(state: CliState, ref: str) -> uuid.UUID:
     """A flow run id from a full id or a unique prefix of a run this store recorded."""
-    from agents_store.errors import AgentNotFound, AmbiguousId
-
-    ref = ref.strip().lower()
-    try:
-        return uuid.UUID(ref)
-    except ValueError:
-        pass
-    matches = [
-        r.flow_run_id for r in state.store().list_runs(limit=1000) if str(r.flow_run_id).startswith(ref)
-    ]
-    if not matches:
-        raise AgentNotFound(f"no run matches {ref!r}")
-    if len(matches) > 1:
-        raise AmbiguousId(f"{ref!r} matches several runs: give more of the id")
-    return matches[0]
+    return state.store().resolve_run(ref)
 
 
 def show_logs(

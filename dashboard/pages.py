@@ -80,8 +80,19 @@ def new_agent(request: Request, ctx: Ctx, user: User) -> Response:
     return _page(request, ctx, user, "new.html")
 
 
-@router.get("/agents/{agent_id}")
-async def agent_page(request: Request, ctx: Ctx, user: User, agent_id: uuid.UUID) -> Response:
+def _canonical(request: Request, ref: str, full_id: uuid.UUID, path: str) -> Response | None:
+    """A page asked for by an id prefix or a name (as ``agentctl`` prints and takes them) redirects
+    to ``path``, its full id's address, so the address bar, links and bookmarks stay stable."""
+    if ref == str(full_id):
+        return None
+    return RedirectResponse(request.url.replace(path=path), status_code=307)
+
+
+@router.get("/agents/{agent_ref}")
+async def agent_page(request: Request, ctx: Ctx, user: User, agent_ref: str) -> Response:
+    agent_id = await asyncio.to_thread(ctx.store.resolve, agent_ref, user_id=user.user_id)
+    if (redirect := _canonical(request, agent_ref, agent_id, f"/agents/{agent_id}")) is not None:
+        return redirect
     await settle_dead_runs(ctx)
 
     def load() -> Response:
@@ -96,15 +107,18 @@ async def agent_page(request: Request, ctx: Ctx, user: User, agent_id: uuid.UUID
     return await asyncio.to_thread(load)
 
 
-@router.get("/agents/{agent_id}/versions")
+@router.get("/agents/{agent_ref}/versions")
 def versions_page(
     request: Request,
     ctx: Ctx,
     user: User,
-    agent_id: uuid.UUID,
+    agent_ref: str,
     from_version: Annotated[int | None, Query(alias="from", ge=1)] = None,
     to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
 ) -> Response:
+    agent_id = ctx.store.resolve(agent_ref, user_id=user.user_id)
+    if (redirect := _canonical(request, agent_ref, agent_id, f"/agents/{agent_id}/versions")) is not None:
+        return redirect
     agent = owned_agent(ctx, agent_id, user)
     versions = versions_of(ctx, agent_id)
     diff = None
@@ -115,8 +129,11 @@ def versions_page(
     return _page(request, ctx, user, "versions.html", agent=agent, versions=versions, diff=diff)
 
 
-@router.get("/runs/{flow_run_id}")
-async def run_page(request: Request, ctx: Ctx, user: User, flow_run_id: uuid.UUID) -> Response:
+@router.get("/runs/{run_ref}")
+async def run_page(request: Request, ctx: Ctx, user: User, run_ref: str) -> Response:
+    flow_run_id = await asyncio.to_thread(ctx.store.resolve_run, run_ref)
+    if (redirect := _canonical(request, run_ref, flow_run_id, f"/runs/{flow_run_id}")) is not None:
+        return redirect
     await settle_dead_runs(ctx)
 
     def load() -> Response:

@@ -275,3 +275,27 @@ async def test_files_only_evidence_only_from_the_run_folder(
     assert answer.status_code == 404
     assert b"cookies" not in answer.content
     assert b"PNG" not in answer.content
+
+
+async def test_pages_take_the_id_prefixes_and_names_the_cli_prints(
+    api: httpx.AsyncClient, local_agent: MakeAgent, run_folder: tuple[Agent, uuid.UUID, Path]
+) -> None:
+    """``agentctl list`` and ``runs`` print 8-character ids: pasted into the dashboard's address
+    they answered 422; they now redirect to the page's full address (its query kept)."""
+    agent, run_id, _ = run_folder
+    for asked, landed in [
+        (f"/agents/{str(agent.id)[:8]}", f"/agents/{agent.id}"),
+        ("/agents/Pay%20invoices", f"/agents/{agent.id}"),
+        (f"/agents/{str(agent.id)[:8]}/versions?from=1", f"/agents/{agent.id}/versions?from=1"),
+        (f"/runs/{str(run_id)[:8]}", f"/runs/{run_id}"),
+    ]:
+        moved = await api.get(asked)
+        assert moved.status_code == 307, (asked, moved.text)
+        assert moved.headers["location"].endswith(landed), moved.headers["location"]
+        page = await api.get(landed)
+        assert page.status_code == 200, (landed, page.text[:300])
+    assert (await api.get(f"/agents/{agent.id}")).status_code == 200
+    assert (await api.get("/agents/zzzz")).status_code == 404
+    assert (await api.get("/runs/zzzz")).status_code == 404
+    local_agent(name="Pay invoices")
+    assert (await api.get("/agents/Pay%20invoices")).status_code == 409  # two agents of that name

@@ -74,6 +74,8 @@ def test_git_export_commits_both_files_once_then_nothing(
 
     assert second.code == 0, second.err
     assert second.out.startswith("no change: ")
+    assert second.out.rstrip().endswith(f"(commit {commit[:12]}, tag agent/ship-orders/v2)")
+    assert "tagged" not in second.err
     assert git_log(bare, "main") == [commit]
     [version_2] = [v for v in json.loads(agentctl("versions", agent_id, "--json").out) if v["version"] == 2]
     assert len(version_2["exports"]) == 1  # the same commit, not recorded twice

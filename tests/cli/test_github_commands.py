@@ -67,7 +67,8 @@ def test_export_prints_the_commit_url_then_no_change(
 
     assert second.code == 0, second.err
     assert second.out.startswith("no change: ")
-    assert f"already holds version 2 (commit {head[:12]})" in second.out
+    assert f"already holds version 2 (commit {head[:12]}, tag agent/pay-invoices/v2)" in second.out
+    assert "tagged" not in second.err  # nothing was tagged this time
     assert git_log(repo.bare)[0] == head
 
 

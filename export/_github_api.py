@@ -6,6 +6,7 @@ one line, with PyGithub's exception kept as the cause. Tokens are never part of 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +24,11 @@ from agents_store.errors import (
 )
 
 __all__ = ["DEFAULT_BASE_URL", "connect", "github_errors"]
+
+# Importing PyGithub sets its "github" logger to INFO with a console handler of its own, so every
+# request its retry logic looks at ("Request POST … failed with 403: Forbidden") was printed above
+# the one line our error says it in. Its warnings still show.
+logging.getLogger("github").setLevel(logging.WARNING)
 
 DEFAULT_BASE_URL = "https://api.github.com"
 

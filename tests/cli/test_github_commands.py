@@ -13,6 +13,8 @@ from tests.cli.conftest import CliResult, CliRunner
 from tests.export.conftest import changed_files, git_log
 from tests.factories import agent_doc
 from tests.github_double import GitHubDouble
+from tests.helpers import agentctl as run_agentctl
+from tests.helpers import process_env
 
 
 @pytest.fixture
@@ -186,6 +188,28 @@ def test_each_github_error_is_one_clear_line(
     assert re.fullmatch(expected + ".*", _one_error_line(result)), result.err
     for repo in gh.repos.values():  # nothing was committed anywhere: at most GitHub's initial commit
         assert len(git_log(repo.bare, "--all")) <= 1
+
+
+@pytest.mark.parametrize("setup", [_someone_elses, _rate_limit], ids=["403 rights", "403 rate limit"])
+def test_a_github_error_is_one_line_in_a_process_of_its_own(
+    tmp_path: Path, gh: GitHubDouble, setup: Callable[[GitHubDouble], list[str]]
+) -> None:
+    """PyGithub gives its "github" logger a console handler of its own at INFO when imported: a
+    real ``agentctl`` printed its retry lines ("Request POST … failed with 403: Forbidden") above
+    agentctl's one-line error. (In this test process that handler writes to the stderr pytest had
+    when PyGithub was first imported, so the in-process runner above cannot see those lines.)"""
+    env = {**process_env(tmp_path, "unused"), "GITHUB_API_URL": gh.api_url, "GITHUB_TOKEN": "ghp_octo"}
+    env["AGENTCTL_GITHUB_THROTTLE"] = "false"
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(agent_doc("Pay invoices", chunks=2), sort_keys=False), encoding="utf-8")
+    agent_id = run_agentctl(env, "import", str(path)).stdout.strip()
+    args = ["--repo=octo/agents", *[a for a in setup(gh) if a.startswith("--")]][-1:]
+
+    result = run_agentctl(env, "github", "export", agent_id, *args)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("agentctl: error: GitHub"), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
 
 
 def test_the_token_can_come_from_a_prefect_secret_block(

@@ -125,7 +125,7 @@ def _decide(state: CliState, ref: str, kind: str, decision: str, note: str) -> R
         other = "agentctl approve" if awaiting.get("kind") == "approval" else "agentctl step"
         raise ConfigError(f"run {run_id} waits for a {awaiting.get('kind')} decision: use {other}")
     note_prefect_mode()
-    asyncio.run(send_decision(run_id, {"decision": decision, "note": note}))
+    asyncio.run(send_decision(run_id, {"decision": decision, "note": note}, pause_key=awaiting.get("key")))
     return record
 
 

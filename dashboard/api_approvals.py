@@ -55,5 +55,6 @@ async def decide(ctx: Ctx, user: User, flow_run_id: uuid.UUID, body: DecisionIn)
             f"decision: this run waits for a {awaiting.get('kind')} decision: {', '.join(allowed)}",
             field="decision",
         )
-    await send_decision(flow_run_id, {"decision": body.decision, "note": body.note})
+    decision = {"decision": body.decision, "note": body.note}
+    await send_decision(flow_run_id, decision, pause_key=awaiting.get("key"))
     return DecisionOut(flow_run_id=flow_run_id, decision=body.decision, chunk=str(awaiting.get("chunk", "")))

@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Literal
 
 from prefect.input import RunInput
+from pydantic import Field
 
 from agents_store.models import HttpAction
 from tasks.errors import TemplateError
@@ -23,6 +24,10 @@ from tasks.templating import TemplateContext, render
 __all__ = ["ChunkDecision", "StepDecision", "describe_chunk", "send_decision"]
 
 PAUSE_GRACE_SECONDS = 15.0
+PAUSE_KEY_HELP = (
+    "The pause this answer is for, filled in when the run paused: leave it as it is. An answer "
+    "for a pause the run has left (someone answered first) is set aside, and the run asks again."
+)
 
 
 class ChunkDecision(RunInput):
@@ -30,6 +35,7 @@ class ChunkDecision(RunInput):
 
     decision: Literal["approve", "skip", "abort"] = "approve"
     note: str = ""
+    pause_key: str = Field(default="", description=PAUSE_KEY_HELP)
 
 
 class StepDecision(RunInput):
@@ -37,6 +43,7 @@ class StepDecision(RunInput):
 
     decision: Literal["continue", "run_to_end", "retry", "abort"] = "continue"
     note: str = ""
+    pause_key: str = Field(default="", description=PAUSE_KEY_HELP)
 
 
 def describe_chunk(step: ChunkStep, templates: TemplateContext, masker: SecretMasker, *, heading: str) -> str:
@@ -57,11 +64,17 @@ def describe_chunk(step: ChunkStep, templates: TemplateContext, masker: SecretMa
     return "\n".join(lines)
 
 
-async def send_decision(flow_run_id: uuid.UUID, decision: dict[str, Any]) -> None:
+async def send_decision(
+    flow_run_id: uuid.UUID, decision: dict[str, Any], *, pause_key: str | None = None
+) -> None:
     """Resume a paused run with a decision (what ``agentctl approve`` and the dashboard call).
 
+    ``pause_key`` is the pause the person saw (the store's ``awaiting["key"]``): a decision is for
+    that chunk only. Without it, two people answering the same pause a moment apart both got "ok",
+    and the second answer approved the next chunk, which neither had seen.
+
     Raises:
-        RunNotPaused: the run is not waiting for a decision (any more).
+        RunNotPaused: the run is not waiting for a decision (any more), or waits at another pause.
     """
     from prefect import get_client
     from prefect.exceptions import ObjectNotFound
@@ -80,16 +93,57 @@ async def send_decision(flow_run_id: uuid.UUID, decision: dict[str, Any]) -> Non
                 raise RunNotPaused(f"Prefect has no flow run {flow_run_id}") from e
             late = asyncio.get_running_loop().time() > deadline
             if run.state and run.state.is_paused():
-                result = await client.resume_flow_run(flow_run_id, run_input=decision)
+                waiting_at = run.state.state_details.pause_key
+                if pause_key is not None and waiting_at != pause_key:
+                    raise RunNotPaused(
+                        f"run {flow_run_id} is not waiting for that decision any more: someone answered it, "
+                        "and the run went on to its next pause"
+                    )
+                answer = {**decision, "pause_key": pause_key} if pause_key is not None else decision
+                result = await client.resume_flow_run(flow_run_id, run_input=answer)
                 if result.status.value == "ACCEPT":
+                    if (
+                        pause_key is not None
+                        and await _stored_answer(client, flow_run_id, pause_key) != answer
+                    ):
+                        # Prefect resumed the pause the run had reached when this request landed:
+                        # the run sets this answer aside and asks again.
+                        raise RunNotPaused(
+                            f"run {flow_run_id} is not waiting for that decision any more: someone "
+                            "answered it first"
+                        )
                     return
                 reason = getattr(result.details, "reason", None) or result.status.value
                 if late or not _schema_not_saved_yet(reason):
                     raise RunNotPaused(f"Prefect refused to resume run {flow_run_id}: {reason}")
+            elif pause_key is not None and await _answered(client, flow_run_id, pause_key):
+                raise RunNotPaused(
+                    f"run {flow_run_id} is not waiting for that decision any more: someone answered it"
+                )
             elif not (run.state and run.state.is_running()) or late:
                 state = run.state.name if run.state else "unknown"
                 raise RunNotPaused(f"run {flow_run_id} is not waiting for a decision (it is {state})")
             await asyncio.sleep(0.2)
+
+
+async def _answered(client: Any, flow_run_id: uuid.UUID, pause_key: str) -> bool:
+    return await _stored_answer(client, flow_run_id, pause_key) is not None
+
+
+async def _stored_answer(client: Any, flow_run_id: uuid.UUID, pause_key: str) -> Any:
+    """The answer Prefect keeps for that pause (the run's input ``paused-<key>-response``, see
+    ``prefect.input.keyset_from_paused_state``), None before anyone answered it."""
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    try:
+        stored = await client.read_flow_run_input(flow_run_id, f"paused-{pause_key}-response")
+    except ObjectNotFound:
+        return None
+    except PrefectHTTPStatusError as e:  # this client method answers a missing input with a bare 404
+        if e.response.status_code == 404:
+            return None
+        raise
+    return json.loads(stored)
 
 
 def _schema_not_saved_yet(reason: str) -> bool:

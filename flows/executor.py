@@ -220,12 +220,7 @@ class RunExecutor:
         description = describe_chunk(step, self.runtime.templates, self.runtime.masker, heading="Approve")
         key = f"approve-{step.chunk_id}"
         await self.sync.set_status(step, ChunkStatus.AWAITING_APPROVAL)
-        answer = await self._pause(
-            step,
-            "approval",
-            key,
-            ChunkDecision.with_initial_data(description=description, decision="approve"),
-        )
+        answer = await self._pause(step, "approval", key, ChunkDecision, description, decision="approve")
         was_review = step.needs_review
         if answer.decision == "skip":
             # A chunk nobody reviewed keeps needing review; any other skipped chunk shows Skipped.
@@ -245,16 +240,48 @@ class RunExecutor:
         if outcome.trace:
             description += f"\n\nTrace: `playwright show-trace {outcome.trace}`"
         key = f"step-{step.chunk_id}-{count}"
-        answer = await self._pause(
-            step, "step", key, StepDecision.with_initial_data(description=description, decision="continue")
-        )
+        answer = await self._pause(step, "step", key, StepDecision, description, decision="continue")
         await self.sync.add_note(self._note("step", step, answer.decision, answer.note))
         return str(answer.decision)
 
-    async def _pause(self, step: ChunkStep, kind: str, key: str, model: Any) -> Any:
+    async def _pause(
+        self, step: ChunkStep, kind: str, key: str, model: type[Any], description: str, **initial: Any
+    ) -> Any:
+        """Pause until someone answers this pause; an answer meant for another one is not taken.
+
+        Two people answering one pause a moment apart: Prefect resumes whatever pause the run is at
+        when the second request lands, so it could approve the next chunk, which nobody had seen.
+        Each answer names its pause (``pause_key``, filled in by every form); one that names
+        another pause is set aside, and the run asks again under a new key.
+        """
+        asked = 0
+        while True:
+            asked += 1
+            pause_key = key if asked == 1 else f"{key}-ask-{asked}"
+            answer = await self._pause_once(step, kind, pause_key, model, description, initial)
+            meant_for = getattr(answer, "pause_key", "")
+            if not meant_for or meant_for == pause_key:
+                return answer
+            logger.warning(
+                "%s: an answer meant for pause %s reached pause %s; asking again",
+                step.label,
+                meant_for,
+                pause_key,
+            )
+
+    async def _pause_once(
+        self,
+        step: ChunkStep,
+        kind: str,
+        key: str,
+        model: type[Any],
+        description: str,
+        initial: dict[str, Any],
+    ) -> Any:
         from prefect.exceptions import FlowPauseTimeout
         from prefect.flow_runs import pause_flow_run
 
+        form = model.with_initial_data(description=description, pause_key=key, **initial)
         since = datetime.now(UTC).isoformat()
         awaiting = {
             "kind": kind,
@@ -263,14 +290,14 @@ class RunExecutor:
             "chunk": step.title,
             "key": key,
             "since": since,
-            "description": model._description,
+            "description": description,
         }
         await self.sync.update_run(status=RunStatus.PAUSED, awaiting=awaiting)
         await self.sync.flush()  # the store says "paused" before anyone is asked
         publish(ProgressEvent(self.runtime.flow_run_id, "pause", order=step.order, status=kind, message=key))
         timeout = self.settings.pause_timeout_seconds
         try:
-            answer = await pause_flow_run(wait_for_input=model, key=key, timeout=timeout, poll_interval=1)
+            answer = await pause_flow_run(wait_for_input=form, key=key, timeout=timeout, poll_interval=1)
         except FlowPauseTimeout as e:
             if kind == "approval":
                 await self.sync.set_status(step, ChunkStatus.NOT_STARTED)

@@ -407,3 +407,45 @@ def test_the_plan_marks_the_actions_that_hold_templates() -> None:
     assert [steps[0].is_templated(i) for i in range(4)] == [True, False, False, True]
     by_hand = ChunkStep.model_validate(steps[1].model_dump() | {"templated_actions": None})
     assert by_hand.is_templated(0)
+
+
+def test_two_people_answering_one_pause_approve_one_chunk_not_two(
+    engine_store: AgentStore,
+    make_agent: MakeAgent,
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    site: LocalSite,
+) -> None:
+    """Two approvals of chunk 1 a moment apart (two tabs, or the dashboard and the CLI): both were
+    accepted, and the second ran chunk 2, which nobody had seen. A decision is for the pause its
+    sender saw: the later one is refused, and the run waits before chunk 2."""
+    from flows.decisions import send_decision
+    from flows.errors import RunNotPaused
+
+    agent = make_agent(engine_store, page_chunks(base_url, 3))
+    flow = FlowThread(agent, mode="verification")
+    first = wait_for("the pause before chunk 1", paused_at(engine_store, agent, 1))
+    assert first.awaiting is not None
+    key = first.awaiting["key"]
+
+    async def two_answers() -> list[BaseException | None]:
+        async def answer(note: str, delay: float) -> None:
+            await asyncio.sleep(delay)
+            await send_decision(first.flow_run_id, {"decision": "approve", "note": note}, pause_key=key)
+
+        return await asyncio.gather(answer("A", 0), answer("B", 0.1), return_exceptions=True)
+
+    outcomes = asyncio.run(two_answers())
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], RunNotPaused), outcomes[1]
+    second = wait_for("the pause before chunk 2", paused_at(engine_store, agent, 2))
+    assert [c.status for c in engine_store.get(agent.id).chunks] == [
+        ChunkStatus.COMPLETED,
+        ChunkStatus.AWAITING_APPROVAL,
+        ChunkStatus.NOT_STARTED,
+    ]
+    assert [n["note"] for n in engine_store.get_run(second.flow_run_id).notes] == ["A"]
+    assert "p2" not in site.hits
+    resume(second.flow_run_id, {"decision": "abort", "note": "done"})
+    flow.result()

@@ -235,3 +235,38 @@ async def test_sign_in_new_agent_reorder_and_a_hostile_name(
         await page.get_by_role("button", name="Sign out").click()
         await page.wait_for_url("**/login")
     assert dialogs == []  # the hostile name never ran
+
+
+async def test_changing_a_schedules_time_zone_keeps_its_mode_and_params(
+    page: Page, dashboard_url: str, store: AgentStore, base_url: str
+) -> None:
+    """The form had cron, time zone and On only, and the API replaces the whole schedule: updating
+    the time zone turned a verification schedule into an automatic one and dropped its params."""
+    from playwright.async_api import expect
+
+    from agents_store.store import Schedule
+
+    agent = sale_agent(store, base_url)
+    store.set_schedule(
+        Schedule(
+            agent_id=agent.id,
+            cron="0 9 * * 1-5",
+            timezone="Europe/Paris",
+            mode="verification",
+            params={"base_url": "http://127.0.0.1:9/elsewhere"},
+        )
+    )
+    await page.goto(f"{dashboard_url}/agents/{agent.id}")
+    await expect(page.locator("#schedule-mode")).to_have_value("verification")
+    await page.fill("#timezone", "Europe/Berlin")
+    await page.get_by_role("button", name="Update schedule").click()
+    await expect(page.get_by_test_id("schedule-state").locator("..")).to_contain_text("Europe/Berlin")
+    [saved] = store.list_schedules(agent.id)
+    assert (saved.timezone, saved.mode, saved.params) == (
+        "Europe/Berlin",
+        "verification",
+        {"base_url": "http://127.0.0.1:9/elsewhere"},
+    )
+    await expect(page.get_by_test_id("schedule-state").locator("..")).to_contain_text(
+        "verification, base_url=http://127.0.0.1:9/elsewhere"
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -235,26 +234,12 @@ def delete_agent(
         if not stdin_is_interactive():
             raise ConfigError("refusing to delete without confirmation: add --yes")
         typer.confirm(f"Delete agent {agent.name!r} ({agent.id}) and its history?", abort=True)
-    store.delete(agent_id)
-    _remove_deployment(agent_id)
-    err_console.print(f"deleted {agent.id}", markup=False)
+    from deployments.operations import delete_agent
 
-
-def _remove_deployment(agent_id: uuid.UUID) -> None:
-    """Delete the agent's Prefect deployment (and its schedules) when a Prefect server is configured.
-
-    Without one there is no deployment to remove, and starting an embedded server just to look
-    would cost seconds.
-    """
-    import asyncio
-
-    if not os.environ.get("PREFECT_API_URL"):
-        return
-    from deployments.operations import undeploy_agent
-
-    removed = asyncio.run(undeploy_agent(agent_id))
+    removed = delete_agent(store, agent_id)
     if removed:
         err_console.print(f"removed its Prefect deployment ({removed})", markup=False)
+    err_console.print(f"deleted {agent.id}", markup=False)
 
 
 def duplicate_agent(ctx: typer.Context, ref: AgentRef) -> None:

@@ -107,8 +107,11 @@ def update_agent(ctx: Ctx, user: User, agent_id: uuid.UUID, body: AgentUpdate) -
     "/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404), summary="Delete"
 )
 def delete_agent(ctx: Ctx, user: User, agent_id: uuid.UUID) -> Response:
-    """Delete the agent with its chunks, versions, runs, schedule and export records."""
-    ctx.store.delete(agent_id, user_id=user.user_id)
+    """Delete the agent with its chunks, versions, runs, schedule and export records, and its
+    Prefect deployment."""
+    from deployments.operations import delete_agent as delete_with_deployment
+
+    delete_with_deployment(ctx.store, agent_id, user_id=user.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "ScheduledAgent",
     "all_agents",
     "apply_schedule",
+    "delete_agent",
     "deploy_agents",
     "ensure_work_pool",
     "schedules_overview",
@@ -119,6 +120,22 @@ async def undeploy_agent(agent_id: uuid.UUID) -> int:
 
     async with get_client() as client:
         return await remove_agent_deployments(client, agent_id)
+
+
+def delete_agent(store: AgentStore, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> int:
+    """Delete the agent, then its Prefect deployment and schedules; returns how many were removed.
+
+    Without a Prefect server (embedded mode) there is none to remove, and starting a temporary one
+    to look would cost seconds. Left behind, a deployment kept scheduling runs of a deleted agent.
+    """
+    import asyncio
+
+    from flows.prefect_ui import embedded_mode
+
+    store.delete(agent_id, user_id=user_id)
+    if embedded_mode():
+        return 0
+    return asyncio.run(undeploy_agent(agent_id))
 
 
 @dataclass(frozen=True)

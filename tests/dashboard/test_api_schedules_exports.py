@@ -105,3 +105,28 @@ async def test_export_errors(
     monkeypatch.delenv("GITHUB_TOKEN")
     no_token = error_of(await api.post(url, json={"repo": "octo/agents"}), 400)
     assert "no GitHub token" in str(no_token["message"])
+
+
+@pytest.mark.usefixtures("prefect_harness")
+async def test_deleting_an_agent_removes_its_deployment_and_schedule(
+    api: httpx.AsyncClient, local_agent: MakeAgent
+) -> None:
+    """The dashboard's delete removed the agent from the store only: its deployment stayed in
+    Prefect and its schedule kept creating runs of an agent that no longer existed."""
+    from prefect import get_client
+
+    from deployments.agent_deployments import find_deployment
+
+    agent = local_agent()
+
+    async def deployment() -> object:
+        async with get_client() as client:
+            return await find_deployment(client, agent.id)
+
+    scheduled = await api.put(f"/api/agents/{agent.id}/schedule", json={"cron": "*/5 * * * *"})
+    assert scheduled.status_code == 200, scheduled.text
+    assert await deployment() is not None
+
+    assert (await api.delete(f"/api/agents/{agent.id}")).status_code == 204
+
+    assert await deployment() is None

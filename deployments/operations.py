@@ -144,7 +144,8 @@ class ScheduledAgent:
     schedule: Schedule
     next_run: datetime | None
     state: str
-    """``on``; ``paused`` (a stopped ``agentctl serve`` paused it); ``not deployed`` (nothing in
+    """``on``; ``off`` (kept, turned off: the dashboard's "On" box); ``paused`` (a stopped
+    ``agentctl serve`` paused it); ``not deployed`` (nothing in
     Prefect fires it yet: ``serve`` or ``deploy`` registers it); ``stored`` without a Prefect
     server (embedded mode), where the schedule fires only while ``agentctl serve`` runs."""
 
@@ -164,7 +165,9 @@ async def schedules_overview(store: AgentStore) -> list[ScheduledAgent]:
             agent = store.get(schedule.agent_id)
         except AgentNotFound:
             continue
-        if deployments is None:
+        if not schedule.active:
+            state = "off"
+        elif deployments is None:
             state = "stored"
         elif agent.id not in deployments:
             state = "not deployed"

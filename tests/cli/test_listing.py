@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -124,3 +125,30 @@ def test_piped_runs_and_list_print_every_cell_whole(agentctl: CliRunner, tmp_pat
     (row,) = listed.out.splitlines()[1:]
     assert row.startswith(f"{str(agent_id)[:8]}  {LONG_NAME}  Not Started  2 ")
     assert "…" not in listed.out
+
+
+def test_schedules_says_which_schedules_are_off(agentctl: CliRunner, tmp_path: Path) -> None:
+    """A schedule turned off on the dashboard (kept, "On" unticked) was listed as ``on``; so was a
+    schedule that no Prefect server knows about (``stored``, with its next time: no server here)."""
+    from agents_store.backends import open_store
+    from agents_store.settings import get_settings
+    from agents_store.store import Schedule
+
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(agent_doc("Nightly", chunks=1)), encoding="utf-8")
+    on_id = uuid.UUID(agentctl("import", str(path)).out.strip())
+    off_id = uuid.UUID(agentctl("import", str(path)).out.strip())
+    store = open_store(get_settings().resolved_database_url())
+    store.set_schedule(Schedule(agent_id=on_id, cron="0 3 * * *"))
+    store.set_schedule(Schedule(agent_id=off_id, cron="0 3 * * *", active=False))
+    store.close()
+
+    listed = agentctl("schedules", "--json")
+    assert listed.code == 0, listed.err
+    states = {
+        uuid.UUID(s["agent_id"]): (s["state"], s["next_run"] is not None) for s in json.loads(listed.out)
+    }
+    assert states[off_id] == ("off", False)
+    assert states[on_id][0] in ("stored", "not deployed")  # no server, or the session's test server
+    table = agentctl("schedules")
+    assert [line.split()[-2:] for line in table.out.splitlines()[1:]][-1] == ["off", "-"]

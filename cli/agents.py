@@ -106,11 +106,11 @@ def list_agents(
     from pydantic import ValidationError
 
     from agents_store.errors import ConfigError
-    from agents_store.store import AgentQuery
+    from agents_store.store import NEWEST_FIRST_SORTS, AgentQuery
 
     state = state_of(ctx)
     if desc is None:
-        desc = sort in ("created_at", "updated_at")
+        desc = sort in NEWEST_FIRST_SORTS
     try:
         query = AgentQuery(
             text=text,

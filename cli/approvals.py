@@ -104,9 +104,12 @@ def list_pending(
 
 def _one_line(description: str) -> str:
     """The chunk's actions on one line ("1. goto url=…; 2. click …"), from the markdown the Prefect
-    UI shows: the heading dropped (the CHUNK column says it), the bold marks taken off."""
+    UI shows: the heading dropped (the CHUNK column says it), the bold marks around each action's
+    type taken off — only those: a masked secret (``***``) and a glob (``**/records``) stay whole."""
+    import re
+
     lines = [line for line in description.splitlines() if line and not line.startswith("#")]
-    return "; ".join(line.replace("**", "") for line in lines)
+    return "; ".join(re.sub(r"^(\d+\. )\*\*(.+?)\*\*", r"\1\2", line) for line in lines)
 
 
 def _decide(state: CliState, ref: str, kind: str, decision: str, note: str) -> RunRecord:

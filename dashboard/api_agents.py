@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from agents_store.documents import dump_definition
 from agents_store.models import AgentStatus
 from agents_store.slug import agent_slug
-from agents_store.store import AgentPage, AgentQuery, SortKey
+from agents_store.store import NEWEST_FIRST_SORTS, AgentPage, AgentQuery, SortKey
 from dashboard.deps import Ctx, Dashboard, User, owned_agent
 from dashboard.edits import checked_loom_url, edit_metadata, new_definition
 from dashboard.errors import ApiError, about_field, error_responses
@@ -32,7 +32,7 @@ def agent_query(
     offset: int,
 ) -> AgentQuery:
     """The list query; newest first for times and A→Z otherwise unless ``order`` says."""
-    descending = order == "desc" if order else sort in ("created_at", "updated_at", "last_run_at")
+    descending = order == "desc" if order else sort in NEWEST_FIRST_SORTS
     return AgentQuery(
         text=q or None,
         status=status_,

@@ -172,7 +172,7 @@ function approvalBox(run) {
     el("input", { name: "note", placeholder: "Note (optional)", maxLength: 2000 }),
   ]);
   for (const decision of a.decisions) {
-    const label = decision.replace("_", " ");
+    const label = decision.replaceAll("_", " ");
     const kind = ["approve", "continue"].includes(decision) ? "approve" : decision === "abort" ? "danger" : "";
     buttons.append(el("button", { type: "submit", name: "decision", value: decision, className: kind,
       textContent: label[0].toUpperCase() + label.slice(1) }));

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -61,10 +62,37 @@ def test_list_sort_filter_status(agentctl: CliRunner, tmp_path: Path) -> None:
     assert agentctl("list", "--limit", "2").err.strip() == "1–2 of 3 agents"
     assert agentctl("list", "--filter", "ETA").err.strip() == "1–1 of 1 agent"
     assert agentctl("list", "--offset", "99").err.strip() == "none from 100 on, of 3 agents"
+    _ran(agentctl, "beta", minutes_ago=30)
+    _ran(agentctl, "gamma", minutes_ago=5)
+    names = [a["name"] for a in json.loads(agentctl("list", "--sort", "last_run_at", "--json").out)]
+    assert names == ["gamma", "beta", "Alpha"]  # newest first, as the other times; never run: last
     bad = agentctl("list", "--sort", "colour")
     assert bad.code == 1
     assert "--sort" in bad.err
     assert "Traceback" not in bad.err
+
+
+def _ran(agentctl: CliRunner, name: str, *, minutes_ago: int) -> None:
+    """Record a run of the agent named ``name`` that started ``minutes_ago``."""
+    from datetime import UTC, datetime, timedelta
+
+    from agents_store.backends import open_store
+    from agents_store.settings import get_settings
+    from agents_store.store import RunRecord, RunStatus
+
+    agent_id = json.loads(agentctl("show", name, "--json").out)["id"]
+    store = open_store(get_settings().resolved_database_url())
+    store.record_run(
+        RunRecord(
+            flow_run_id=uuid.uuid4(),
+            agent_id=uuid.UUID(agent_id),
+            agent_version=1,
+            mode="automatic",
+            status=RunStatus.COMPLETED,
+            started_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+        )
+    )
+    store.close()
 
 
 def test_import_from_stdin_and_replace(agentctl: CliRunner, tmp_path: Path) -> None:

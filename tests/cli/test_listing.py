@@ -152,3 +152,20 @@ def test_schedules_says_which_schedules_are_off(agentctl: CliRunner, tmp_path: P
     assert states[on_id][0] in ("stored", "not deployed")  # no server, or the session's test server
     table = agentctl("schedules")
     assert [line.split()[-2:] for line in table.out.splitlines()[1:]][-1] == ["off", "-"]
+
+
+def test_pending_shows_a_chunks_actions_with_masks_and_globs_whole() -> None:
+    """Taking the markdown's bold marks off removed every ``**``: a masked password read ``*`` and
+    the glob ``**/records`` read ``/records``."""
+    from cli.approvals import _one_line
+
+    described = (
+        "### Approve: 02 · Sign in\n\n"
+        '1. **fill** selector="#password", value="***"\n'
+        '2. **wait_for_url** url="**/records"\n'
+        '3. **http POST** url="http://127.0.0.1/hook"'
+    )
+    assert _one_line(described) == (
+        '1. fill selector="#password", value="***"; 2. wait_for_url url="**/records"; '
+        '3. http POST url="http://127.0.0.1/hook"'
+    )

@@ -140,6 +140,12 @@ def _body_of(exc: Exception) -> tuple[int, ErrorBody, dict[str, str] | None]:
     if isinstance(exc, ApiError):
         return exc.status, exc.body, exc.headers
     if isinstance(exc, RequestValidationError):
+        broken = next((d for d in exc.errors() if d.get("type") == "json_invalid"), None)
+        if broken is not None:  # FastAPI reports a body that is not JSON as a 422 at a character offset
+            at = broken.get("loc", ("body", "?"))[-1]
+            reason = (broken.get("ctx") or {}).get("error", "not JSON")
+            message = f"the request body is not valid JSON (at character {at}: {reason})"
+            return 400, ErrorBody(code="bad_request", message=message, problems=[message]), None
         problems = []
         field = None
         for detail in exc.errors():

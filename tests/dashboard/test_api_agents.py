@@ -188,3 +188,23 @@ async def test_duplicate_download_and_delete(
     assert deleted.status_code == 204
     assert error_of(await api.get(f"/api/agents/{agent.id}"), 404)["code"] == "not_found"
     assert [a.name for a in store.list_agents().items] == ["Pay invoices (copy)"]
+
+
+async def test_a_body_that_is_not_json_is_a_400_bad_request(
+    api: httpx.AsyncClient, local_agent: Callable[..., Agent]
+) -> None:
+    """docs/dashboard.md promises ``bad_request`` (400) for a body that is not JSON: it was a 422
+    ``invalid`` whose "field" was a character offset ("14")."""
+    agent = local_agent()
+    headers = {"Content-Type": "application/json"}
+    for method, url, content in [
+        ("PATCH", f"/api/agents/{agent.id}", '{"version": 1,'),
+        ("POST", "/api/agents", "not json"),
+    ]:
+        answer = await api.request(method, url, content=content, headers=headers)
+        body = error_of(answer, 400)
+        assert body["code"] == "bad_request"
+        assert body["field"] is None
+        assert str(body["message"]).startswith("the request body is not valid JSON (at character ")
+    assert (await api.get(f"/api/agents/{agent.id}")).json()["version"] == agent.version  # unchanged
+    assert (await api.get("/api/agents")).json()["total"] == 1  # nothing new

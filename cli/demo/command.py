@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -84,12 +83,27 @@ def demo(
                 "to run other agents against it"
             )
             err_console.print(f"demo app still at {url} ({password_note}); Ctrl+C to stop", markup=False)
-            with contextlib.suppress(KeyboardInterrupt, typer.Abort):
-                typer.prompt("", default="", show_default=False, prompt_suffix="")
+            _wait_for_a_stop_signal()
     if not final.is_completed():
         why = why_not_completed(store, run_id, final)
         err_console.print(f"agentctl: the demo run {final.name.lower()}: {why}", markup=False)
         raise typer.Exit(1)
+
+
+def _wait_for_a_stop_signal() -> None:
+    """Until Ctrl+C or SIGTERM. Not a prompt: with stdin not a terminal (a script, ``&``, a service)
+    a prompt read end-of-file at once and the app went away before anything could use it."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _demo_agent(state: CliState) -> Agent:

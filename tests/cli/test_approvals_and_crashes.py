@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,33 @@ def test_a_run_killed_with_sigkill_is_settled_by_reconcile(
     assert prefect_run["state"]["type"] == "CRASHED"
     assert store.get_run(record.flow_run_id).status == RunStatus.CRASHED
     store.close()
+
+
+def test_demo_keep_serves_its_app_until_sigterm_with_stdin_closed(
+    tmp_path: Path, prefect_server: str, chromium: str
+) -> None:
+    """``demo --keep`` from a script (stdin not a terminal) waited on a prompt that read
+    end-of-file at once: it said "demo app still at …" and exited, taking the app with it."""
+    from deployments.server import free_port
+
+    env = process_env(tmp_path, prefect_server)
+    port = free_port()
+    log = tmp_path / "demo.log"
+    demo = subprocess.Popen(
+        [AGENTCTL, "demo", "--keep", "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    try:
+        wait_for("the demo to finish its run", lambda: "demo app still at" in log.read_text(), timeout=120)
+        time.sleep(1.5)
+        assert demo.poll() is None, log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(30) == 0, log.read_text()
+    finally:
+        demo.kill()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=5)

@@ -208,3 +208,15 @@ async def test_a_body_that_is_not_json_is_a_400_bad_request(
         assert str(body["message"]).startswith("the request body is not valid JSON (at character ")
     assert (await api.get(f"/api/agents/{agent.id}")).json()["version"] == agent.version  # unchanged
     assert (await api.get("/api/agents")).json()["total"] == 1  # nothing new
+
+
+async def test_a_list_page_past_the_end_says_so_and_links_back(
+    api: httpx.AsyncClient, local_agent: MakeAgent
+) -> None:
+    """It said "No agents yet. Create one" above a count of the agents, with no way back."""
+    local_agent()
+    page = await api.get("/", params={"page": 5, "sort": "name", "order": "asc"})
+    assert page.status_code == 200
+    assert "Page 5 is past the end: 1 agent fills 1 page." in page.text
+    assert 'href="?q=&amp;status=&amp;sort=name&amp;order=asc&amp;page=1" rel="last"' in page.text
+    assert "No agents yet" not in page.text

@@ -374,8 +374,9 @@ class AgentStore(ABC):
             raise AmbiguousId(f"{ref!r} matches several agents ({shown}): give more of the id")
         return matches[0]
 
-    def resolve_run(self, ref: str) -> uuid.UUID:
-        """The flow run id ``ref`` names: a full id, or a unique prefix of a run this store recorded.
+    def resolve_run(self, ref: str, *, user_id: uuid.UUID | None = None) -> uuid.UUID:
+        """The flow run id ``ref`` names: a full id, or a unique prefix of a run this store recorded
+        (of ``user_id``'s agents when given: a prefix never reveals another user's run).
 
         Raises:
             AgentNotFound: no recorded run starts so.
@@ -386,12 +387,20 @@ class AgentStore(ABC):
             return uuid.UUID(ref)
         except ValueError:
             pass
-        matches = [r.flow_run_id for r in self.list_runs(limit=1000) if str(r.flow_run_id).startswith(ref)]
-        if not ref or not matches:
+        runs = [r for r in self.list_runs(limit=1000) if ref and str(r.flow_run_id).startswith(ref)]
+        matches = [r.flow_run_id for r in runs if user_id is None or self._owns(r.agent_id, user_id)]
+        if not matches:
             raise AgentNotFound(f"no run matches {ref!r}")
         if len(matches) > 1:
             raise AmbiguousId(f"{ref!r} matches several runs: give more of the id")
         return matches[0]
+
+    def _owns(self, agent_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        try:
+            self.get(agent_id, user_id=user_id)
+        except AgentNotFound:
+            return False
+        return True
 
     def duplicate(
         self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None, author: str | None = None

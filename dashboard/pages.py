@@ -131,7 +131,7 @@ def versions_page(
 
 @router.get("/runs/{run_ref}")
 async def run_page(request: Request, ctx: Ctx, user: User, run_ref: str) -> Response:
-    flow_run_id = await asyncio.to_thread(ctx.store.resolve_run, run_ref)
+    flow_run_id = await asyncio.to_thread(ctx.store.resolve_run, run_ref, user_id=user.user_id)
     if (redirect := _canonical(request, run_ref, flow_run_id, f"/runs/{flow_run_id}")) is not None:
         return redirect
     await settle_dead_runs(ctx)

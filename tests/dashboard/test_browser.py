@@ -144,7 +144,7 @@ async def test_the_main_path(
     await expect(page.locator('tr[data-order="2"] [data-role="name"]')).to_have_text("Check the total")
 
     # run in verification mode; the run page follows it live
-    await page.get_by_label("Mode").select_option("verification")
+    await page.locator("#run-form").get_by_label("Mode").select_option("verification")
     await page.get_by_role("button", name="▶ Run all chunks").click()
     await page.wait_for_url("**/runs/*")
     approval = page.get_by_test_id("approval")

@@ -82,9 +82,9 @@ ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
     ("GET", "/api/approvals"): (MINE, None),
     ("GET", "/"): (MINE, None),
     ("GET", "/agents/new"): (MINE, None),
-    ("GET", "/agents/{agent_id}"): (AGENT, None),
-    ("GET", "/agents/{agent_id}/versions"): (AGENT, None),
-    ("GET", "/runs/{flow_run_id}"): (RUN, None),
+    ("GET", "/agents/{agent_ref}"): (AGENT, None),
+    ("GET", "/agents/{agent_ref}/versions"): (AGENT, None),
+    ("GET", "/runs/{run_ref}"): (RUN, None),
     ("GET", "/approvals"): (MINE, None),
     ("GET", "/login"): (PUBLIC, None),
     ("POST", "/login"): (PUBLIC, None),  # checks the credential itself; CSRF-protected
@@ -150,6 +150,8 @@ async def test_every_route_refuses_strangers_and_other_users(make_app: AppFactor
         "chunk_id": str(agent.chunks[0].id),
         "version": "1",
         "flow_run_id": str(run_id),
+        "agent_ref": str(agent.id),
+        "run_ref": str(run_id),
         "path:path": "shot.png",
     }
     alice, bob = _bearer(supabase_jwt(ALICE)), _bearer(supabase_jwt(BOB))
@@ -190,6 +192,15 @@ async def test_every_route_refuses_strangers_and_other_users(make_app: AppFactor
         assert [r["flow_run_id"] for r in (await client.get("/api/runs", headers=alice)).json()] == [
             str(run_id)
         ]
+        # The pages take id prefixes and names: Bob's lookups never find Alice's, nor redirect to them.
+        for page in (f"/agents/{str(agent.id)[:8]}", "/agents/Alice's agent", f"/runs/{str(run_id)[:8]}"):
+            answer = await client.get(page, headers=bob)
+            assert answer.status_code == 404, (page, answer.status_code, answer.headers.get("location"))
+            assert str(agent.id) not in answer.text
+            assert str(run_id) not in answer.text
+        mine_by_prefix = await client.get(f"/runs/{str(run_id)[:8]}", headers=alice)
+        assert mine_by_prefix.status_code == 307
+        assert mine_by_prefix.headers["location"].endswith(f"/runs/{run_id}")
 
 
 # --------------------------------------------------------------------------- (a) beyond loopback

@@ -410,7 +410,7 @@ def test_the_plan_marks_the_actions_that_hold_templates() -> None:
 
 
 def test_two_people_answering_one_pause_approve_one_chunk_not_two(
-    engine_store: AgentStore,
+    sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,
     prefect_harness: None,
     chromium: str,
@@ -423,9 +423,9 @@ def test_two_people_answering_one_pause_approve_one_chunk_not_two(
     from flows.decisions import send_decision
     from flows.errors import RunNotPaused
 
-    agent = make_agent(engine_store, page_chunks(base_url, 3))
+    agent = make_agent(sqlite_engine_store, page_chunks(base_url, 3))
     flow = FlowThread(agent, mode="verification")
-    first = wait_for("the pause before chunk 1", paused_at(engine_store, agent, 1))
+    first = wait_for("the pause before chunk 1", paused_at(sqlite_engine_store, agent, 1))
     assert first.awaiting is not None
     key = first.awaiting["key"]
 
@@ -439,13 +439,13 @@ def test_two_people_answering_one_pause_approve_one_chunk_not_two(
     outcomes = asyncio.run(two_answers())
     assert outcomes[0] is None
     assert isinstance(outcomes[1], RunNotPaused), outcomes[1]
-    second = wait_for("the pause before chunk 2", paused_at(engine_store, agent, 2))
-    assert [c.status for c in engine_store.get(agent.id).chunks] == [
+    second = wait_for("the pause before chunk 2", paused_at(sqlite_engine_store, agent, 2))
+    assert [c.status for c in sqlite_engine_store.get(agent.id).chunks] == [
         ChunkStatus.COMPLETED,
         ChunkStatus.AWAITING_APPROVAL,
         ChunkStatus.NOT_STARTED,
     ]
-    assert [n["note"] for n in engine_store.get_run(second.flow_run_id).notes] == ["A"]
+    assert [n["note"] for n in sqlite_engine_store.get_run(second.flow_run_id).notes] == ["A"]
     assert "p2" not in site.hits
     resume(second.flow_run_id, {"decision": "abort", "note": "done"})
     flow.result()

@@ -106,6 +106,7 @@ def test_pending_and_approve_answer_a_verification_run(
     assert "not waiting for a decision" in again.stderr
 
 
+@pytest.mark.slow  # three temporary Prefect servers one after another: about a minute
 def test_pending_and_approve_in_embedded_mode_say_why_they_wait(
     tmp_path: Path, chromium: str, base_url: str
 ) -> None:

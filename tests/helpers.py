@@ -98,6 +98,13 @@ def process_env(tmp_path: Path, api_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def embedded_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """``process_env`` without a Prefect server: the process runs in Prefect's embedded mode."""
+    env = process_env(tmp_path, "", **extra)
+    env.pop("PREFECT_API_URL")
+    return env
+
+
 def agentctl(
     env: dict[str, str], *args: str, timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from agents_store.backends import open_store
 from agents_store.models import ChunkStatus
 from agents_store.store import RunStatus
 from tests.factories import LOOM
-from tests.helpers import AGENTCTL, agentctl, process_env, wait_for
+from tests.helpers import AGENTCTL, agentctl, embedded_env, process_env, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +43,17 @@ def import_agent(env: dict[str, str], tmp_path: Path, chunks: list[dict[str, Any
     return result.stdout.strip()
 
 
+def start_verification_run(env: dict[str, str], agent_id: str) -> subprocess.Popen[str]:
+    """``agentctl run AGENT --mode verification`` in a process of its own, its output kept."""
+    return subprocess.Popen(
+        [AGENTCTL, "run", agent_id, "--mode", "verification"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_pending_and_approve_answer_a_verification_run(
     cli_env: dict[str, str], tmp_path: Path, chromium: str, base_url: str
 ) -> None:
@@ -51,13 +62,7 @@ def test_pending_and_approve_answer_a_verification_run(
         for i in (1, 2, 3)
     ]
     agent_id = import_agent(cli_env, tmp_path, chunks)
-    run = subprocess.Popen(
-        [AGENTCTL, "run", agent_id, "--mode", "verification"],
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = start_verification_run(cli_env, agent_id)
     try:
 
         def pending_at(order: int) -> dict[str, Any] | None:
@@ -113,15 +118,9 @@ def test_pending_and_approve_in_embedded_mode_say_why_they_wait(
     """No PREFECT_API_URL: ``pending`` and ``approve`` each start a temporary Prefect server (the run
     waits in Prefect's database). They printed Prefect's own "Starting/Stopping temporary server"
     lines, after the table; agentctl's one note says it instead."""
-    env = {k: v for k, v in process_env(tmp_path, "unused").items() if k != "PREFECT_API_URL"}
+    env = embedded_env(tmp_path)
     agent_id = import_agent(env, tmp_path, [{"name": "Page", "actions": [{"type": "goto", "url": base_url}]}])
-    run = subprocess.Popen(
-        [AGENTCTL, "run", agent_id, "--mode", "verification"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = start_verification_run(env, agent_id)
     try:
         store = open_store(env["AGENTCTL_DATABASE_URL"])
         [waiting] = wait_for(

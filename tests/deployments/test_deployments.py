@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.factories import LOOM
-from tests.helpers import AGENTCTL, agentctl, process_env, resume_as_prefect_ui, wait_for
+from tests.helpers import AGENTCTL, agentctl, embedded_env, process_env, resume_as_prefect_ui, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -394,7 +394,7 @@ def test_serve_without_a_prefect_server_starts_one_whose_scheduler_fires_the_sch
 ) -> None:
     """Without ``PREFECT_API_URL`` no schedule ever fired under ``serve``: Prefect's temporary server
     of embedded mode runs no scheduler. Serve now starts Prefect's server for as long as it runs."""
-    env = {k: v for k, v in process_env(tmp_path, "unused").items() if k != "PREFECT_API_URL"}
+    env = embedded_env(tmp_path)
     agent_id = import_agent(env, tmp_path, "Offline schedule", page_chunks(base_url))
     assert agentctl(env, "schedule", agent_id, "--cron", "* * * * * */5").returncode == 0
     log = tmp_path / "serve.log"

@@ -44,7 +44,8 @@ __all__ = [
 ]
 
 SortKey = Literal["name", "description", "created_at", "updated_at", "status", "last_run_at"]
-"""What a list can be sorted by; agents with no description or no run yet come last either way."""
+"""What a list can be sorted by; names and descriptions without regard to case, and agents with no
+description or no run yet come last either way."""
 NEWEST_FIRST_SORTS: tuple[SortKey, ...] = ("created_at", "updated_at", "last_run_at")
 """Times list newest first unless asked otherwise; names and statuses A to Z."""
 

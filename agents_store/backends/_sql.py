@@ -625,8 +625,8 @@ def _text_match(text: str | None, *, postgres: bool) -> TextMatch | None:
 def _list_order(columns: Any, sort: str, descending: bool) -> list[sa.ColumnElement[Any]]:
     """The ORDER BY of a list page on ``columns`` (the agents table: the page, then its rows)."""
     sort_column: sa.ColumnElement[Any] = columns[sort]
-    if sort == "name":
-        sort_column = sa.func.lower(sort_column)  # people sort names without regard to case
+    if sort in ("name", "description"):
+        sort_column = sa.func.lower(sort_column)  # people sort text without regard to case
     order = sort_column.desc() if descending else sort_column.asc()
     if sort in ("description", "last_run_at"):  # nullable: "none" last, on every backend
         order = order.nulls_last()

@@ -68,7 +68,7 @@ _SORT_COLUMNS = {
     "created_at": "created_at",
     "updated_at": "updated_at",
     "status": "status",
-    "description": "description",
+    "description": "description_key",
     "last_run_at": "last_run_at",
 }
 _NULLABLE_SORTS = frozenset({"description", "last_run_at"})  # "none" sorts last, as on the SQL stores

@@ -232,6 +232,10 @@ class StoreContract:
         assert alpha in [a.id for a in by_status]
         assert names(sort="description", descending=False) == ["Bravo", "Charlie", "alpha"]
         assert names(sort="description", descending=True) == ["Charlie", "Bravo", "alpha"]
+        # Descriptions sort as names do, without regard to case ("touched" before "X_y").
+        store.save(store.get(charlie).model_copy(update={"description": "X_y"}))
+        assert names(sort="description", descending=False) == ["Bravo", "Charlie", "alpha"]
+        assert names(sort="description", descending=True) == ["Charlie", "Bravo", "alpha"]
         store.record_run(
             RunRecord(
                 flow_run_id=uuid.uuid4(),

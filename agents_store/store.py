@@ -178,6 +178,16 @@ class AgentStore(ABC):
     as not found (never as forbidden), so its existence does not leak.
     """
 
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the agents are kept, without credentials (a database URL, a project URL).
+
+        Tells one store from another where several share a Prefect server: each agent's deployment
+        is tagged with its store, so ``agentctl serve`` can remove the deployments of agents its
+        own store no longer has without touching those of other stores.
+        """
+
     # ------------------------------------------------------------------ agents
 
     @abstractmethod

@@ -1,4 +1,4 @@
-"""One Prefect deployment per agent: ``run-agent/<agent-slug>``, tagged ``agent:<id>``.
+"""One Prefect deployment per agent: ``run-agent/<agent-slug>``, tagged ``agent:<id>`` and ``store:<hash>``.
 
 The deployment carries what a run of the agent needs — ``{agent_id, mode}`` (and the schedule's
 params) — and the agent's cron schedule from the store. It is found by its tag, not its name, so
@@ -7,12 +7,14 @@ the deployment keeps the name it was created with. Every deployment gets a pull 
 working directory to this code, so a process worker on a machine with the same checkout runs it,
 and so does ``agentctl serve`` started from any folder: without it, Prefect copied the deployment's
 folder (the whole checkout) into the folder ``serve`` was started from at every run, and failed
-from the second run on.
+from the second run on. The store tag says which store the agent is in (several can share one
+Prefect server): ``agentctl serve`` removes its own store's deployments whose agent is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +40,9 @@ __all__ = [
     "apply_agent_deployment",
     "find_deployment",
     "remove_agent_deployments",
+    "remove_deployments_of_gone_agents",
     "runner_deployment",
+    "store_tag",
 ]
 
 FLOW_NAME = "run-agent"
@@ -49,6 +53,12 @@ CODE_ROOT = Path(flows.__file__).resolve().parent.parent
 
 def agent_tag(agent_id: uuid.UUID | str) -> str:
     return f"agent:{agent_id}"
+
+
+def store_tag(store_location: str) -> str:
+    """``store:`` and a digest of the store's location (``AgentStore.location``): no path or host
+    shown in Prefect's UI, and a tag short enough to read."""
+    return "store:" + hashlib.sha256(store_location.encode("utf-8")).hexdigest()[:16]
 
 
 def agent_id_of(tags: list[str]) -> uuid.UUID | None:
@@ -96,7 +106,7 @@ async def _free_name(client: PrefectClient, agent: Agent) -> str:
 
 
 def runner_deployment(
-    agent: Agent, name: str, schedule: Schedule | None, *, work_pool: str | None = None
+    agent: Agent, name: str, schedule: Schedule | None, *, store_location: str, work_pool: str | None = None
 ) -> RunnerDeployment:
     """The agent's deployment as Prefect's ``RunnerDeployment`` (for ``serve`` or a work pool)."""
     from prefect.deployments.runner import RunnerDeployment
@@ -120,7 +130,7 @@ def runner_deployment(
         name=name,
         parameters=parameters,
         schedules=schedules,
-        tags=["agentctl", agent_tag(agent.id)],
+        tags=["agentctl", agent_tag(agent.id), store_tag(store_location)],
         description=f"Runs the agent {agent.name!r} ({agent.id}). {agent.description or ''}".strip(),
         work_pool_name=work_pool,
     )
@@ -130,14 +140,19 @@ def runner_deployment(
 
 
 async def apply_agent_deployment(
-    client: PrefectClient, agent: Agent, schedule: Schedule | None, *, work_pool: str | None = None
+    client: PrefectClient,
+    agent: Agent,
+    schedule: Schedule | None,
+    *,
+    store_location: str,
+    work_pool: str | None = None,
 ) -> tuple[DeployedAgent, RunnerDeployment]:
     """Create or update the agent's deployment (same id as before, whatever the agent is called now)."""
     existing = await find_deployment(client, agent.id)
     name = existing.name if existing is not None else await _free_name(client, agent)
     if existing is not None and work_pool is None:
         work_pool = existing.work_pool_name
-    deployment = runner_deployment(agent, name, schedule, work_pool=work_pool)
+    deployment = runner_deployment(agent, name, schedule, store_location=store_location, work_pool=work_pool)
     deployment_id = await deployment.aapply(work_pool_name=work_pool)
     await _replace_schedules(client, deployment_id, deployment)
     return DeployedAgent(agent.id, deployment_id, name), deployment
@@ -193,3 +208,33 @@ async def remove_agent_deployments(client: PrefectClient, agent_id: uuid.UUID) -
         with contextlib.suppress(ObjectNotFound):
             await client.delete_deployment(deployment.id)
     return len(found)
+
+
+async def remove_deployments_of_gone_agents(
+    client: PrefectClient, store_location: str, agent_ids: set[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Delete this store's deployments whose agent is not in ``agent_ids``; the agents they ran.
+
+    An agent deleted while no ``serve`` ran and without a Prefect server to tell (embedded mode
+    keeps deployments in Prefect's local database) left its deployment behind. Only deployments
+    tagged with this store are looked at: another store's agents are not in ``agent_ids``.
+    """
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+    from prefect.exceptions import ObjectNotFound
+
+    this_store = DeploymentFilter(tags=DeploymentFilterTags(all_=["agentctl", store_tag(store_location)]))
+    gone: list[uuid.UUID] = []
+    offset = 0
+    while True:
+        page = await client.read_deployments(deployment_filter=this_store, limit=200, offset=offset)
+        offset += len(page)
+        for deployment in page:
+            agent_id = agent_id_of(deployment.tags or [])
+            if agent_id is not None and agent_id not in agent_ids:
+                gone.append(agent_id)
+        if len(page) < 200:
+            break
+    for agent_id in gone:
+        with contextlib.suppress(ObjectNotFound):
+            await remove_agent_deployments(client, agent_id)
+    return gone

@@ -84,7 +84,11 @@ async def deploy_agents(
     async with get_client() as client:
         for agent in agents:
             info, _ = await apply_agent_deployment(
-                client, agent, _schedule_of(store, agent.id), work_pool=work_pool
+                client,
+                agent,
+                _schedule_of(store, agent.id),
+                store_location=store.location,
+                work_pool=work_pool,
             )
             deployed.append(info)
     return deployed
@@ -111,7 +115,7 @@ async def apply_schedule(
     if embedded_mode():
         return schedule, None
     async with get_client() as client:
-        info, _ = await apply_agent_deployment(client, agent, schedule)
+        info, _ = await apply_agent_deployment(client, agent, schedule, store_location=store.location)
     return schedule, info
 
 
@@ -125,8 +129,9 @@ async def undeploy_agent(agent_id: uuid.UUID) -> int:
 def delete_agent(store: AgentStore, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> int:
     """Delete the agent, then its Prefect deployment and schedules; returns how many were removed.
 
-    Without a Prefect server (embedded mode) there is none to remove, and starting a temporary one
-    to look would cost seconds. Left behind, a deployment kept scheduling runs of a deleted agent.
+    Left behind, a deployment kept scheduling runs of a deleted agent. Without a Prefect server
+    (embedded mode) Prefect is not asked — starting a temporary one to look would cost seconds; a
+    deployment an embedded ``agentctl serve`` registered is removed when serve next starts.
     """
     import asyncio
 

@@ -3,7 +3,9 @@
 Prefect's ``Runner`` (what ``prefect.serve`` uses) runs the scheduled and triggered runs of the
 deployments it was given. Agents change while it runs, so every ``poll_seconds`` the store is read
 again: a new agent gets its deployment, a renamed or rescheduled one has it updated (same id), a
-deleted one has it removed. A change is picked up within one poll interval.
+deleted one has it removed. A change is picked up within one poll interval. At start, the
+deployments of this store's agents deleted while no serve ran are removed (each deployment is
+tagged with its store; several stores can share one Prefect server).
 
 Stopping (Ctrl+C, SIGTERM, ``stop``) pauses the schedules of the deployments only this process
 runs, as Prefect's own ``serve`` does — their runs would otherwise pile up, late, for a runner that
@@ -23,7 +25,11 @@ from collections.abc import Callable
 
 from agents_store.models import Agent
 from agents_store.store import AgentStore, Schedule
-from deployments.agent_deployments import apply_agent_deployment, remove_agent_deployments
+from deployments.agent_deployments import (
+    apply_agent_deployment,
+    remove_agent_deployments,
+    remove_deployments_of_gone_agents,
+)
 from deployments.operations import all_agents
 
 __all__ = ["serve_agents"]
@@ -65,15 +71,22 @@ async def serve_agents(
     served_only: dict[uuid.UUID, uuid.UUID] = {}  # agent id → its deployment, when no work pool has it
     say = on_change or (lambda message: logger.info("%s", message))
 
-    async def sync_once() -> None:
+    async def sync_once(*, first: bool = False) -> None:
         agents = await asyncio.to_thread(all_agents, store)
         schedules = {s.agent_id: s for s in await asyncio.to_thread(store.list_schedules)}
         async with get_client() as client:
+            if first:  # agents deleted while no serve ran; later deletes are seen below
+                for gone in await remove_deployments_of_gone_agents(
+                    client, store.location, {a.id for a in agents}
+                ):
+                    say(f"removed the deployment of deleted agent {gone}")
             for agent in agents:
                 fingerprint = _fingerprint(agent, schedules.get(agent.id))
                 if served.get(agent.id) == fingerprint:
                     continue
-                info, deployment = await apply_agent_deployment(client, agent, schedules.get(agent.id))
+                info, deployment = await apply_agent_deployment(
+                    client, agent, schedules.get(agent.id), store_location=store.location
+                )
                 if deployment.work_pool_name is None:
                     await runner.aadd_deployment(deployment)
                     served_only[agent.id] = info.deployment_id
@@ -92,7 +105,7 @@ async def serve_agents(
                 served_only.pop(gone, None)
                 say(f"removed the deployment of deleted agent {gone}")
 
-    await sync_once()
+    await sync_once(first=True)
 
     async def keep_in_sync() -> None:
         while stop is None or not stop.is_set():

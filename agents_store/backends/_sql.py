@@ -135,6 +135,10 @@ class SqlAgentStore(AgentStore):
     def engine(self) -> Engine:
         return self._engine
 
+    @property
+    def location(self) -> str:
+        return self._display_url
+
     def _lock_for_migration(self, conn: Connection) -> None:
         """Hold a lock so that two processes opening a new database do not both migrate it."""
 

@@ -7,6 +7,7 @@ writes open with ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,13 @@ class SqliteStore(SqlAgentStore):
             engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
         sa.event.listen(engine, "connect", _on_connect)
         sa.event.listen(engine, "begin", _on_begin)
+        # Every in-memory database is a store of its own.
+        self._location = f"sqlite:///{path}" if path else f"sqlite://#memory-{uuid.uuid4()}"
         super().__init__(engine, display_url=f"sqlite:///{path}" if path else "sqlite://")
+
+    @property
+    def location(self) -> str:
+        return self._location
 
     def _run_script(self, conn: Connection, sql: str) -> None:
         # executescript() would commit the open transaction; run statement by statement instead.
@@ -55,7 +62,8 @@ def _path_of(url: str) -> Path | None:
         return None
     if not url.startswith("sqlite:///"):
         raise ConfigError(f"database_url: {url!r} is not a SQLite URL (sqlite:///path/to/file.db)")
-    return Path(url.removeprefix("sqlite:///")).expanduser()
+    # Absolute, so that the same URL typed in two folders is not taken for one store.
+    return Path(url.removeprefix("sqlite:///")).expanduser().resolve()
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -192,6 +192,10 @@ class SupabaseStore(AgentStore):
         if not self._rows(self._client.table("agents").select("id").eq("id", str(agent_id))):
             raise AgentNotFound(f"no agent {agent_id}")
 
+    @property
+    def location(self) -> str:
+        return self._url
+
     def close(self) -> None:
         self._http.close()
 

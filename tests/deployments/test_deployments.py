@@ -323,7 +323,9 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
     """Started outside the checkout, ``serve`` runs agents without copying code into its folder (it
     copied the whole checkout there, and every run after the first crashed); it leaves the runs of
     an agent deployed on a work pool to that pool's workers (it ran them too, racing the workers); a
-    SIGTERM stops it, pausing the schedules only it ran; the next ``serve`` resumes them."""
+    SIGTERM stops it, pausing the schedules only it ran; the next ``serve`` resumes them, and
+    removes the deployment of an agent deleted in embedded mode meanwhile (it stayed, paused), but
+    not the deployments of another store's agents on the same Prefect server."""
     env = process_env(tmp_path, prefect_server)
     agent_id = import_agent(env, tmp_path, "Served elsewhere", page_chunks(base_url))
     assert agentctl(env, "schedule", agent_id, "--cron", "0 3 * * *").returncode == 0
@@ -380,10 +382,20 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
         if process.poll() is None:
             process.kill()
 
+    deleted = agentctl(offline, "delete", later_id, "--yes")  # Prefect is not asked in embedded mode
+    assert deleted.returncode == 0, deleted.stderr
+    assert deployment_of(env, later_id) is not None
+    other_env = process_env(tmp_path / "other-store", prefect_server)
+    other_id = import_agent(other_env, tmp_path, "In another store", page_chunks(base_url))
+    assert agentctl(other_env, "schedule", other_id, "--cron", "0 5 * * *").returncode == 0
     process = start_serve()
     try:
         wait_for("the next serve to resume the agent's schedule", lambda: paused() is False, timeout=60)
-        assert schedule_states(env) == {agent_id: ("on", True), later_id: ("on", True)}
+        assert schedule_states(env) == {agent_id: ("on", True)}
+        assert deployment_of(env, later_id) is None
+        assert f"removed the deployment of deleted agent {later_id}" in (tmp_path / "serve.log").read_text()
+        assert deployment_of(other_env, other_id) is not None
+        assert schedule_states(other_env) == {other_id: ("on", True)}
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)

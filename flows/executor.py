@@ -169,7 +169,9 @@ class RunExecutor:
             if self.mode == "debugging" and runtime.browser.started:
                 page = await runtime.browser.page()
                 shot = runtime.artifacts_dir / f"chunk-{step.order:02d}-end.png"
-                end_shot = str(await screenshot_page(page, shot, runtime.sensitive_locators))
+                end_shot = str(
+                    await screenshot_page(page, shot, runtime.sensitive_locators, runtime.masker.values)
+                )
                 outcome.screenshot = outcome.screenshot or end_shot  # a failure's own shot says more
             await self._save_session_soon(step)
 

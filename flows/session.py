@@ -4,8 +4,9 @@ After every chunk the run saves the context's storage state (cookies, local stor
 and the vars saved so far to ``$AGENTCTL_HOME/runs/<flow_run_id>/session-after-NN.json`` (mode 0600:
 it holds login cookies). ``agentctl run --from-chunk N`` loads the file of chunk N-1 — of the run
 given with ``--session-from``, or of this agent's latest run that has one — so a failure in chunk 7
-does not mean signing in again by hand. Vars are stored masked: a value derived from a secret is
-never written.
+does not mean signing in again by hand. Everything is stored masked: a secret, or a value derived
+from one, is never written — a page URL that carries one is kept as ``…***…`` and not reopened (the
+next chunk then starts on a blank page, and says so).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from agents_store.store import AgentStore
 from tasks.browser.session import RunBrowser
-from tasks.masking import SecretMasker
+from tasks.masking import MASK, SecretMasker
 
 __all__ = ["SavedSession", "find_session", "save_session"]
 
@@ -67,7 +68,9 @@ async def save_session(
     if state is None:
         return None
     path = session_file(runs_dir, run_id, after_order)
-    payload = {"storage_state": state, "url": url or browser.url, "vars": masker.mask_data(vars_)}
+    payload: dict[str, Any] = {"storage_state": state, "url": url or browser.url, "vars": vars_}
+    if masker:
+        payload = masker.mask_data(payload)
     text = json.dumps(payload)  # json.dump to a file takes the pure-Python encoder: 4x slower
     # The file system calls go to a worker thread: made on the event loop, each of them handed the
     # interpreter to Prefect's and the store's threads at a chunk's end, and the five took 1.9 ms
@@ -121,9 +124,16 @@ def find_session(
                     raise ConfigError(f"--session-from: the session file {path} is unreadable: {e}") from e
                 logger.warning("skipping the unreadable session file %s: %s", path, e)
                 continue
-            return SavedSession(
-                path, run_id, after_order, data["storage_state"], data.get("url"), data.get("vars", {})
-            )
+            url = data.get("url")
+            if url and MASK in url:
+                logger.warning(
+                    "the page URL after chunk %s held a secret and was not kept: chunk %s starts on a "
+                    "blank page (its first action should open the page)",
+                    after_order,
+                    after_order + 1,
+                )
+                url = None
+            return SavedSession(path, run_id, after_order, data["storage_state"], url, data.get("vars", {}))
     if run_ref is not None:
         raise ConfigError(f"--session-from: run {run_ref} kept no session after chunk {after_order}")
     logger.info(

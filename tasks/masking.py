@@ -20,12 +20,36 @@ __all__ = ["MASK", "MaskingFilter", "SecretMasker", "masking_logs"]
 MASK = "***"
 _MIN_SECRET_LENGTH = 3  # shorter values would mask ordinary text everywhere
 
+# The characters the URL standard (WHATWG) percent-encodes in each part of a URL, beyond controls
+# and non-ASCII. A browser encodes a URL part by part: Chromium turns ``?t=P@ss w0rd`` into
+# ``?t=P@ss%20w0rd``, which is neither the raw value nor Python's ``quote``. Each set is a form a
+# secret takes in a page URL (``error_details.page_url``, a saved session, a trace).
+_FRAGMENT_SET = ' "<>`'
+_QUERY_SET = ' "#<>'
+_SPECIAL_QUERY_SET = _QUERY_SET + "'"
+_PATH_SET = _QUERY_SET + "?^`{}"
+_USERINFO_SET = _PATH_SET + "/:;=@[\\]|"
+_COMPONENT_SET = _USERINFO_SET + "$%&+,"
+_URL_SETS = (_FRAGMENT_SET, _QUERY_SET, _SPECIAL_QUERY_SET, _PATH_SET, _USERINFO_SET, _COMPONENT_SET)
+
+
+def _percent_encoded(value: str, encode_set: str) -> str:
+    """``value`` as a browser writes it into a URL part whose percent-encode set is ``encode_set``."""
+    out: list[str] = []
+    for char in value:
+        if char in encode_set or not " " <= char <= "~":
+            out += [f"%{byte:02X}" for byte in char.encode("utf-8")]
+        else:
+            out.append(char)
+    return "".join(out)
+
 
 class SecretMasker:
     """Replaces the run's secret values (and their encoded forms) with ``***``."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._forms: list[str] = []
+        self._values: list[str] = []
         for secret in secrets:
             self.add(secret)
 
@@ -35,15 +59,27 @@ class SecretMasker:
         forms = {
             secret,
             json.dumps(secret)[1:-1],
+            json.dumps(secret, ensure_ascii=False)[1:-1],  # what most servers echo back
+            # A JSON body echoed inside another JSON string (an error that quotes the request):
+            json.dumps(json.dumps(secret)[1:-1])[1:-1],
+            json.dumps(json.dumps(secret, ensure_ascii=False)[1:-1], ensure_ascii=False)[1:-1],
             urllib.parse.quote(secret, safe=""),
             urllib.parse.quote_plus(secret),
             html.escape(secret),
             html.escape(secret, quote=False),
+            *(_percent_encoded(secret, encode_set) for encode_set in _URL_SETS),
         }
         self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)
+        if secret not in self._values:
+            self._values.append(secret)
 
     def __bool__(self) -> bool:
         return bool(self._forms)
+
+    @property
+    def values(self) -> list[str]:
+        """The secret values themselves, as a page would show them (to paint over in screenshots)."""
+        return list(self._values)
 
     @property
     def forms(self) -> list[str]:

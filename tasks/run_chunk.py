@@ -121,6 +121,7 @@ async def _run_action(step: ChunkStep, index: int, action: Action, runtime: RunR
         upload_dir=runtime.upload_dir,
         allow_unsafe_urls=step.allow_unsafe_urls,
         sensitive_locators=runtime.sensitive_locators,
+        secret_values=runtime.masker.values,
         chunk_order=step.order,
     )
     outcome = await run_browser_action(rendered, ctx, sensitive=index in step.secret_actions)
@@ -184,7 +185,7 @@ def _note(result: ChunkResult, index: int, outcome: Outcome) -> None:
 async def _screenshot(runtime: RunRuntime, step: ChunkStep, name: str) -> Path:
     page = await runtime.browser.page()
     path = runtime.artifacts_dir / f"chunk-{step.order:02d}-{name}.png"
-    return await screenshot_page(page, path, runtime.sensitive_locators)
+    return await screenshot_page(page, path, runtime.sensitive_locators, runtime.masker.values)
 
 
 async def _failure_details(

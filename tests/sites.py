@@ -7,6 +7,7 @@ record every request (headers included) or answer 5xx/429 first.
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from typing import Any
 
@@ -55,6 +56,13 @@ class LocalSite:
                 f".insertAdjacentHTML('beforeend', '<p id=clicked>clicked</p>')\">Go</button>"
                 f"<a id='link' href='/page/{key}-next'>next</a>{script}"
             )
+
+        @app.get("/show", response_class=HTMLResponse)
+        async def show_token(token: str = "") -> HTMLResponse:
+            """Shows the token of its URL in a white box at the page's top left (as a settings page
+            shows a key back)."""
+            style = "position:absolute;left:0;top:0;width:600px;height:120px;margin:0;background:#fff"
+            return HTMLResponse(f"<p id='shown' style='{style}'>Your token: {html.escape(token)}</p>")
 
         @app.post("/receive/{name}")
         async def receive(

@@ -87,6 +87,8 @@ class BrowserActionContext:
     allow_unsafe_urls: bool = False
     sensitive_locators: list[Locator] = field(default_factory=list)
     """Elements that received a secret: screenshots paint over them."""
+    secret_values: list[str] = field(default_factory=list)
+    """The run's secrets: screenshots paint over any element that shows one."""
     chunk_order: int = 0
 
 
@@ -445,14 +447,19 @@ async def _extract(action: ExtractAction, ctx: BrowserActionContext) -> Outcome:
 async def _screenshot(action: ScreenshotAction, ctx: BrowserActionContext) -> Outcome:
     name = action.name or "screenshot"
     path = ctx.artifacts_dir / f"chunk-{ctx.chunk_order:02d}-{name}.png"
-    await screenshot_page(ctx.page, path, ctx.sensitive_locators)
+    await screenshot_page(ctx.page, path, ctx.sensitive_locators, ctx.secret_values)
     return Outcome(screenshot=path)
 
 
-async def screenshot_page(page: Page, path: Path, sensitive: list[Locator]) -> Path:
-    """A full-page screenshot with every element that received a secret painted over."""
+async def screenshot_page(page: Page, path: Path, sensitive: list[Locator], secrets: list[str]) -> Path:
+    """A full-page screenshot with every element that received a secret, or shows one, painted over.
+
+    Pixels cannot be masked afterwards as text is: a page that shows a key back ("your API key:
+    …"), or a token from its URL, would otherwise put the secret in the picture.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(path), full_page=True, mask=sensitive or None, animations="disabled")
+    mask = [*sensitive, *(page.get_by_text(secret) for secret in secrets)]
+    await page.screenshot(path=str(path), full_page=True, mask=mask or None, animations="disabled")
     return path
 
 

@@ -148,7 +148,21 @@ def test_a_secret_appears_nowhere_but_at_its_destination(
     assert failed.error_details["action"]["text"] == "*** and more"
 
     flow_run_id = state.state_details.flow_run_id
-    wait_for_task_runs(_api_url(), str(flow_run_id), count=3)  # then Prefect's database has them all
+    places = _everywhere_a_run_writes(sqlite_engine_store, agent, flow_run_id, chunks=3, capfd=capfd)
+    for where, content in places.items():
+        found = SECRET.encode() in content if isinstance(content, bytes) else SECRET in content
+        assert not found, f"the secret leaked into {where}"
+
+    # The typed secret is painted over in the screenshot (Playwright's mask colour, #FF00FF).
+    shot = get_settings().runs_dir() / str(flow_run_id) / "chunk-01-typed.png"
+    assert asyncio.run(_pixel(shot.read_bytes(), 60, 75))[:3] == [255, 0, 255]
+
+
+def _everywhere_a_run_writes(
+    store: AgentStore, agent: Agent, flow_run_id: Any, *, chunks: int, capfd: pytest.CaptureFixture[str]
+) -> dict[str, str | bytes]:
+    """The store, Prefect's API, database and logs, the console, the export and the run's files."""
+    wait_for_task_runs(_api_url(), str(flow_run_id), count=chunks)  # then Prefect's database has them all
     settings = get_settings()
     run_dir = settings.runs_dir() / str(flow_run_id)
     places: dict[str, str | bytes] = {
@@ -159,7 +173,7 @@ def test_a_secret_appears_nowhere_but_at_its_destination(
             for line in asyncio.run(__import__("flows.run_logs").run_logs.read_run_logs(flow_run_id))
         ),
         "console": "".join(capfd.readouterr()),
-        "export": dump_definition(sqlite_engine_store.get(agent.id).definition()),
+        "export": dump_definition(store.get(agent.id).definition()),
     }
     for path in _prefect_database_files():
         places[f"prefect database {path.name}"] = path.read_bytes()
@@ -167,10 +181,61 @@ def test_a_secret_appears_nowhere_but_at_its_destination(
         if path.is_file():
             places[f"run file {path.name}"] = path.read_bytes()
     assert any(name.endswith(".png") for name in places if name.startswith("run file"))
+    return places
+
+
+def test_a_secret_is_masked_in_the_forms_a_browser_and_a_server_give_it(
+    sqlite_engine_store: AgentStore,
+    make_agent: Callable[..., Agent],
+    run_flow: Callable[..., Any],
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Chromium writes a secret in a page URL its own way (``Sömmer@2024 "`` as
+    ``S%C3%B6mmer@2024%20%22``: neither raw nor Python's ``quote``); a server echoes a JSON body
+    with its non-ASCII kept, inside JSON again; a page shows the secret back as text. Each leaked
+    into error details, session files and Prefect. The secret ends in ASCII letters no encoding
+    changes: if any form of it is left anywhere, they are."""
+    secret = 'Sömmer@2024 "tok"-Zk7781'
+    monkeypatch.setenv("AGENTCTL_SECRET_SHOWN", secret)
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Open it",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/show?token={{{{ secrets.SHOWN }}}}"},
+                    {"type": "screenshot", "name": "shown"},
+                ],
+            },
+            {
+                "name": "Post it",
+                "actions": [
+                    {
+                        "type": "http",
+                        "url": f"{base_url}/receive/echo",
+                        "json": {"p": "{{ secrets.SHOWN }}"},
+                        "expect_status": 201,  # it answers 200, quoting the body: the run fails
+                    }
+                ],
+            },
+        ],
+    )
+    state = run_flow(agent)
+    assert state.is_failed()
+    failed = sqlite_engine_store.get(agent.id).chunks[1]
+    assert failed.error_details is not None
+    assert "***" in failed.error_details["message"], failed.error_details
+    assert failed.error_details["page_url"] == f"{base_url}/show?token=***"
+
+    flow_run_id = state.state_details.flow_run_id
+    places = _everywhere_a_run_writes(sqlite_engine_store, agent, flow_run_id, chunks=2, capfd=capfd)
+    assert any(name.startswith("run file session-after-01") for name in places)
     for where, content in places.items():
-        found = SECRET.encode() in content if isinstance(content, bytes) else SECRET in content
+        found = b"Zk7781" in content if isinstance(content, bytes) else "Zk7781" in content
         assert not found, f"the secret leaked into {where}"
 
-    # The typed secret is painted over in the screenshot (Playwright's mask colour, #FF00FF).
-    shot = run_dir / "chunk-01-typed.png"
-    assert asyncio.run(_pixel(shot.read_bytes(), 60, 75))[:3] == [255, 0, 255]
+    # The page shows the secret: its element is painted over in the screenshot.
+    shot = get_settings().runs_dir() / str(flow_run_id) / "chunk-01-shown.png"
+    assert asyncio.run(_pixel(shot.read_bytes(), 20, 20))[:3] == [255, 0, 255]

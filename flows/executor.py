@@ -60,6 +60,11 @@ async def _fail_in_prefect(flow_run_id: uuid.UUID, message: str) -> None:
         await client.set_flow_run_state(flow_run_id, Failed(message=message), force=True)
 
 
+def _not_run(step: ChunkStep) -> ChunkStatus:
+    """The status of a chunk the run did not get to: a review mark outlives the run."""
+    return ChunkStatus.NEEDS_REVIEW if step.needs_review else ChunkStatus.NOT_STARTED
+
+
 def _failure_screenshot(runtime: RunRuntime, step: ChunkStep) -> str | None:
     """The screenshot the chunk's last failed attempt took (its ``error_details.screenshot``)."""
     attempts = runtime.failed_attempts.get(step.order)
@@ -115,10 +120,12 @@ class RunExecutor:
                 outcome.status = "Skipped"
                 return False
             if decision == "abort":
-                await self.sync.set_status(step, ChunkStatus.NOT_STARTED)
+                await self.sync.set_status(step, _not_run(step))
                 self._abort(step)
                 return True
         ok = await self._run_chunk(outcome)
+        if step.needs_review and self.mode != "verification":  # run by --force, reviewed by no one
+            await self.sync.keep_review_mark(step)
         if self._pausing_steps:
             choice = await self._step(step, outcome)
             if choice == "abort":
@@ -173,7 +180,8 @@ class RunExecutor:
                     await screenshot_page(page, shot, runtime.sensitive_locators, runtime.masker.values)
                 )
                 outcome.screenshot = outcome.screenshot or end_shot  # a failure's own shot says more
-            await self._save_session_soon(step)
+            if outcome.status == "Completed":  # a failed chunk's session is no place to resume from
+                await self._save_session_soon(step)
 
     async def _save_session_soon(self, step: ChunkStep) -> None:
         """Save the session after this chunk while the next one starts (one save in flight at a time)."""
@@ -302,7 +310,7 @@ class RunExecutor:
             answer = await pause_flow_run(wait_for_input=form, key=key, timeout=timeout, poll_interval=1)
         except FlowPauseTimeout as e:
             if kind == "approval":
-                await self.sync.set_status(step, ChunkStatus.NOT_STARTED)
+                await self.sync.set_status(step, _not_run(step))
             await self.sync.update_run(awaiting=None)
             message = f"nobody answered the {kind} pause of {step.label} within {timeout} s; the run stopped"
             await _fail_in_prefect(self.runtime.flow_run_id, message)

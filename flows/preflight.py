@@ -40,7 +40,10 @@ def prepare_run(
     runs_dir: Path | None = None,
     session_from: str | None = None,
 ) -> Prepared:
-    """Load the agent, find the session to start from (``from_chunk`` > 1), and compile the plan.
+    """Load the agent, find the session to start from, and compile the plan.
+
+    A run that starts after chunk 1 (``--from-chunk 3``, or ``--chunk 3`` alone) starts with the
+    session chunk 2 left: a chunk's actions assume the page and the sign-in of the chunks before it.
 
     Raises:
         AgentNotFound, AmbiguousId: ``agent_ref`` names no agent, or several.
@@ -51,8 +54,9 @@ def prepare_run(
     """
     agent = store.get(store.resolve(agent_ref))
     session = None
-    if runs_dir is not None and selection.from_chunk is not None and selection.from_chunk > 1:
-        session = find_session(store, runs_dir, agent.id, selection.from_chunk - 1, session_from)
+    first = selection.from_chunk if selection.from_chunk is not None else min(selection.chunks or [1])
+    if runs_dir is not None and first > 1:
+        session = find_session(store, runs_dir, agent.id, first - 1, session_from)
     known_vars = set(session.vars) if session else None
     plan = compile_agent(agent, mode, selection, params, force=force, known_vars=known_vars)
     check_secret_hosts(plan, env_secret_hosts(plan.secret_uses))

@@ -143,6 +143,15 @@ class StoreSync:
         self._enqueue(step.label, self._chunk(step, status, error_details=error_details))
         self._publish(step, status, None)
 
+    async def keep_review_mark(self, step: ChunkStep) -> None:
+        """Put back ``Needs Review`` on a chunk that ran without anyone approving it (``--force``).
+
+        The mark says no person has confirmed the learned actions; running them does not confirm
+        them, whatever the outcome, so the next automatic run is blocked again. A failure's
+        ``error_details`` stay. The live view keeps showing how the chunk ended in this run.
+        """
+        self._enqueue(step.label, self._chunk(step, ChunkStatus.NEEDS_REVIEW))
+
     async def reset(self, steps: list[ChunkStep]) -> None:
         """Selected chunks start the run Not Started, so the ones never reached stay that way."""
         ids = [s.chunk_id for s in steps]

@@ -314,20 +314,23 @@ def test_from_chunk_starts_with_the_session_of_the_earlier_run(
     first = run_flow(agent)
     assert first.is_failed()
     first_id = first.state_details.flow_run_id
-    assert (
-        get_settings().runs_dir() / str(first_id) / "session-after-01.json"
-    ).stat().st_mode & 0o777 == 0o600
+    first_dir = get_settings().runs_dir() / str(first_id)
+    assert (first_dir / "session-after-01.json").stat().st_mode & 0o777 == 0o600
+    assert (first_dir / "session-after-02.json").is_file()
+    assert not (first_dir / "session-after-03.json").exists()  # a failed chunk's: nowhere to resume from
 
-    without = run_flow(agent, chunks=[2])  # no session: the records page sends it to sign in
-    assert without.is_failed()
-    assert sqlite_engine_store.get(agent.id).chunks[1].status == ChunkStatus.FAILED
+    # Chunk 2 alone starts signed in, as chunk 1 left the browser (it started on a blank page, and
+    # the records page sent it to sign in).
+    alone = run_flow(agent, chunks=[2])
+    assert alone.is_completed(), alone.message
+    assert sqlite_engine_store.get(agent.id).chunks[1].status == ChunkStatus.COMPLETED
 
     resumed = run_flow(agent, from_chunk=2)
     assert resumed.is_failed()  # chunk 3 is still broken
     chunks = sqlite_engine_store.get(agent.id).chunks
     assert chunks[1].status == ChunkStatus.COMPLETED
     assert chunks[2].status == ChunkStatus.FAILED
-    assert [r["title"] for r in site.demo.records] == ["Entry", "Entry"]
+    assert [r["title"] for r in site.demo.records] == ["Entry", "Entry", "Entry"]
     failed = chunks[2].error_details
     assert failed is not None
     assert failed["action"]["text"] == "Records again"  # the var saved by chunk 1 of the first run
@@ -358,6 +361,11 @@ def test_needs_review_blocks_automatic_mode_unless_forced(
     assert compile_agent(agent, "automatic", force=True).orders == [1, 2, 3]
     forced = run_flow(agent, force=True)
     assert forced.is_completed(), forced.message
+    # Running them did not review them: the next automatic run is refused again.
+    statuses = [c.status for c in sqlite_engine_store.get(agent.id).chunks]
+    assert statuses == [ChunkStatus.COMPLETED, ChunkStatus.NEEDS_REVIEW, ChunkStatus.NEEDS_REVIEW]
+    with pytest.raises(RunRefused, match="need review"):
+        compile_agent(sqlite_engine_store.get(agent.id))
 
 
 def test_the_plan_knows_which_chunks_need_review() -> None:

@@ -75,6 +75,22 @@ class HttpResult:
         }
 
 
+def _check_ascii(action: HttpAction, headers: dict[str, str]) -> None:
+    """HTTP headers carry ASCII only: say which header, not Python's codec error (nor the value,
+    which may hold a secret)."""
+    for name, value in headers.items():
+        for what, text in (("name", name), ("value", value)):
+            try:
+                text.encode("ascii")
+            except UnicodeEncodeError as e:
+                header = name.encode("ascii", "replace").decode()
+                raise HttpActionFailed(
+                    f"{action.method} {_safe_url(action.url)}: the {what} of header {header!r} holds a "
+                    f"non-ASCII character at position {e.start + 1}: HTTP headers carry ASCII text only "
+                    "(percent-encode or base64 the value)"
+                ) from None
+
+
 async def run_http_action(
     action: HttpAction, client: httpx.AsyncClient, *, key: str, guard: UrlGuard | None = None
 ) -> HttpResult:
@@ -89,6 +105,7 @@ async def run_http_action(
         ActionTimeout: no answer within the action's timeout.
     """
     headers = {"Idempotency-Key": key, **(action.headers or {})}
+    _check_ascii(action, headers)
     timeout = (action.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000
     kwargs: dict[str, Any] = {"headers": headers, "timeout": timeout}
     if action.json_body is not None:

@@ -119,3 +119,14 @@ def test_no_server_there_is_a_failure_naming_the_url_without_its_query(receiver:
     with pytest.raises(HttpActionFailed, match=r"POST http://127\.0\.0\.1:\d+/hook: ConnectError") as caught:
         _send({"type": "http", "url": url})
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_header_that_is_not_ascii_fails_naming_it_not_its_value(receiver: str) -> None:
+    """httpx raised its codec's own error ("'ascii' codec can't encode character '\\xe9' in position
+    18"); the value may hold a secret, so the message names the header and the position only."""
+    action = {"type": "http", "url": f"{receiver}/echo", "headers": {"X-Token": "Bearer caf\u00e9-Zk12"}}
+    with pytest.raises(
+        HttpActionFailed, match=r"header 'X-Token' holds a non-ASCII character at position 11"
+    ) as e:
+        _send(action)
+    assert "Zk12" not in str(e.value)

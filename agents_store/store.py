@@ -382,7 +382,9 @@ class AgentStore(ABC):
             raise AgentNotFound(f"no agent matches {ref!r} (by id, id prefix or name)")
         if len(matches) > 1:
             shown = ", ".join(str(m)[:8] for m in matches[:5]) + ("…" if len(matches) > 5 else "")
-            raise AmbiguousId(f"{ref!r} matches several agents ({shown}): give more of the id")
+            raise AmbiguousId(
+                f"{ref!r} matches several agents by id prefix or name ({shown}): give more of the id"
+            )
         return matches[0]
 
     def resolve_run(self, ref: str, *, user_id: uuid.UUID | None = None) -> uuid.UUID:

@@ -6,13 +6,14 @@ Supabase Data API, so the mapping between a row and the model lives here once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from agents_store.models import Agent, Chunk
 
-__all__ = ["agent_columns", "agent_from_rows", "chunk_columns", "stamped"]
+__all__ = ["agent_columns", "agent_from_rows", "by_id_then_name", "chunk_columns", "stamped"]
 
 
 def agent_columns(agent: Agent) -> dict[str, Any]:
@@ -93,3 +94,9 @@ def stamped(agent: Agent, *, version: int, created_at: datetime, updated_at: dat
             "chunks": [c.model_copy(update={"updated_at": updated_at}) for c in agent.chunks],
         }
     )
+
+
+def by_id_then_name(by_id: Iterable[uuid.UUID], by_name: Iterable[uuid.UUID], limit: int) -> list[uuid.UUID]:
+    """The agents a ref names by id prefix and by name, each once: an agent named like another's id
+    prefix ("40483a38") makes the ref ambiguous, rather than silently meaning the other agent."""
+    return list(dict.fromkeys([*by_id, *by_name]))[:limit]

@@ -19,7 +19,13 @@ import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Connection, Engine
 
-from agents_store.backends._rows import agent_columns, agent_from_rows, chunk_columns, stamped
+from agents_store.backends._rows import (
+    agent_columns,
+    agent_from_rows,
+    by_id_then_name,
+    chunk_columns,
+    stamped,
+)
 from agents_store.backends._tables import (
     agent_exports,
     agent_runs,
@@ -375,6 +381,7 @@ class SqlAgentStore(AgentStore):
     def find_ids(self, ref: str, *, user_id: uuid.UUID | None = None, limit: int = 6) -> list[uuid.UUID]:
         owner = [agents.c.user_id == user_id] if user_id is not None else []
         hex_ref = ref.replace("-", "").lower()
+        found: list[uuid.UUID] = []
         with self._read() as conn:
             if _HEX.match(hex_ref):
                 low = uuid.UUID(hex_ref.ljust(32, "0"))
@@ -387,16 +394,15 @@ class SqlAgentStore(AgentStore):
                         .limit(limit)
                     ).scalars()
                 )
-                if found:
+                if len(hex_ref) == 32:
                     return found
-            return list(
-                conn.execute(
-                    sa.select(agents.c.id)
-                    .where(sa.func.lower(agents.c.name) == ref.lower(), *owner)
-                    .order_by(agents.c.created_at)
-                    .limit(limit)
-                ).scalars()
-            )
+            named = conn.execute(
+                sa.select(agents.c.id)
+                .where(sa.func.lower(agents.c.name) == ref.lower(), *owner)
+                .order_by(agents.c.created_at)
+                .limit(limit)
+            ).scalars()
+        return by_id_then_name(found, named, limit)
 
     def delete(self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> None:
         with self._write() as conn:

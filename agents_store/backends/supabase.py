@@ -29,7 +29,13 @@ from postgrest.types import CountMethod, ReturnMethod
 from supabase import Client, SupabaseException, create_client
 from supabase.lib.client_options import DEFAULT_HEADERS, SyncClientOptions
 
-from agents_store.backends._rows import agent_columns, agent_from_rows, chunk_columns, stamped
+from agents_store.backends._rows import (
+    agent_columns,
+    agent_from_rows,
+    by_id_then_name,
+    chunk_columns,
+    stamped,
+)
 from agents_store.backends._supabase_errors import describe, identity_of, translate
 from agents_store.documents import definition_to_dict
 from agents_store.errors import (
@@ -308,6 +314,7 @@ class SupabaseStore(AgentStore):
 
     def find_ids(self, ref: str, *, user_id: uuid.UUID | None = None, limit: int = 6) -> list[uuid.UUID]:
         hex_ref = ref.replace("-", "").lower()
+        found: list[uuid.UUID] = []
         if _HEX.match(hex_ref):
             request = (
                 self._client.table("agents")
@@ -317,13 +324,14 @@ class SupabaseStore(AgentStore):
             )
             if user_id is not None:
                 request = request.eq("user_id", str(user_id))
-            found = self._rows(request.order("id").limit(limit))
-            if found:
-                return [uuid.UUID(r["id"]) for r in found]
+            found = [uuid.UUID(r["id"]) for r in self._rows(request.order("id").limit(limit))]
+            if len(hex_ref) == 32:
+                return found
         request = self._client.table("agent_list").select("id").eq("name_key", ref.lower())
         if user_id is not None:
             request = request.eq("user_id", str(user_id))
-        return [uuid.UUID(r["id"]) for r in self._rows(request.order("created_at").limit(limit))]
+        named = [uuid.UUID(r["id"]) for r in self._rows(request.order("created_at").limit(limit))]
+        return by_id_then_name(found, named, limit)
 
     def delete(self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> None:
         # ON DELETE CASCADE removes chunks, versions, runs, schedules and exports with it.

@@ -430,6 +430,13 @@ class StoreContract:
         assert store.resolve("resolve ME") == a.id
         with pytest.raises(AgentNotFound):
             store.resolve("no such agent")
+        # An agent named like another's id prefix: the ref is ambiguous, not silently the other one.
+        named_like_id = store.create(definition(str(a.id)[:8]))
+        with pytest.raises(AmbiguousId, match="by id prefix or name"):
+            store.resolve(str(a.id)[:8])
+        assert store.resolve(str(a.id)) == a.id
+        assert store.resolve(str(a.id)[:9]) == a.id
+        assert store.resolve(str(named_like_id.id)) == named_like_id.id
         store.create(definition("Resolve me"))
         with pytest.raises(AmbiguousId):
             store.resolve("Resolve me")

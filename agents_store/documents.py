@@ -8,17 +8,28 @@ message names where and what.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import json.decoder
+import json.scanner
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from agents_store.errors import InvalidAgent
-from agents_store.models import ACTION_TYPES, AgentDefinition, ChunkDefinition, ChunkStatus
+from agents_store.errors import InvalidAgent, TemplateError
+from agents_store.models import (
+    ACTION_TYPES,
+    AgentDefinition,
+    ChunkDefinition,
+    ChunkStatus,
+    GotoAction,
+    goto_url_problem,
+)
+from agents_store.templates import references
 
 __all__ = [
     "DocumentFormat",
@@ -76,7 +87,13 @@ def parse_document_text(text: str) -> Any:
 def _parse_text(text: str) -> Any:
     if text.lstrip().startswith(("{", "[")):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
+        except _DuplicateKey as e:
+            line, column = _json_position(text, _duplicate_key_object(text))
+            raise InvalidAgent(
+                f"malformed JSON at line {line}, column {column}: "
+                f"duplicate key {e.key!r} in the object that starts there"
+            ) from e
         except RecursionError as e:
             raise InvalidAgent(f"the document nests more than {MAX_DOCUMENT_DEPTH} levels deep") from e
         except json.JSONDecodeError as e:
@@ -91,6 +108,52 @@ def _parse_text(text: str) -> Any:
         raise InvalidAgent(f"malformed YAML{where}: {_one_line(str(e.problem or e))}") from e
     except yaml.YAMLError as e:  # e.g. a control character: PyYAML's message spans two lines
         raise InvalidAgent(f"malformed YAML: {_one_line(str(e))}") from e
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json``'s object hook that refuses a repeated key, as the YAML loader does, instead of
+    silently keeping the last value."""
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+_JSON_OBJECT: Any = getattr(json.decoder, "JSONObject")  # noqa: B009 - not in typeshed's stubs
+
+
+def _duplicate_key_object(text: str) -> int:
+    """Where the object with a repeated key starts: the document is parsed again (only when it has
+    one) by the pure-Python scanner, the one that lets each object's start be seen."""
+    found: list[int] = []
+
+    def parse_object(s_and_end: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return _JSON_OBJECT(s_and_end, *args, **kwargs)
+        except _DuplicateKey:
+            if not found:
+                found.append(s_and_end[1] - 1)  # the innermost object: the one with the repeat
+            raise
+
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]  # read by py_make_scanner
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]  # as above
+    with contextlib.suppress(ValueError, RecursionError):  # _DuplicateKey is a ValueError
+        decoder.decode(text)
+    return found[0] if found else 0
+
+
+def _json_position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _one_line(text: str) -> str:
@@ -151,9 +214,55 @@ def parse_definition(data: Any) -> AgentDefinition:
         detail: Any = {"loc": tuple(path), "type": "value_error", "msg": message}
         raise InvalidAgent(_describe(detail, data))
     try:
-        return AgentDefinition.model_validate(data)
+        definition = AgentDefinition.model_validate(data)
     except ValidationError as e:
         raise format_validation_error(e, data) from e
+    problems = _runnable_problems(definition)
+    if problems:
+        raise _invalid(problems)
+    return definition
+
+
+def _runnable_problems(definition: AgentDefinition) -> list[str]:
+    """What the models cannot see field by field but makes a run fail for certain: templates that
+    do not parse (an unclosed ``{{`` is typed into the page as it is) and ``goto`` URLs no browser
+    opens.
+
+    Which names a template uses (a param the agent does not declare, a var no earlier action saves)
+    is checked when a run starts (``flows.plan.compile_agent``), as AGENT_FORMAT.md says: its own
+    example uses ``{{ params.zap_hook }}`` and ``{{ vars.first_todo }}`` without declaring them.
+    Secrets' names are known only at run time.
+    """
+    problems: list[str] = []
+    for chunk in definition.chunks:
+        for index, action in enumerate(chunk.actions):
+            where = f"{chunk.label}, action {index + 1} ({action.type})"
+            data = action.model_dump(by_alias=True, exclude={"type"}, exclude_none=True)
+            for path, text in _strings(data, []):
+                try:
+                    for _ in references(text):
+                        pass
+                except TemplateError as e:
+                    problems.append(f"{where}: {'.'.join(map(_field_part, path))}: {e}")
+            if isinstance(action, GotoAction):
+                problem = goto_url_problem(
+                    action.url, allow_unsafe_urls=definition.settings.allow_unsafe_urls
+                )
+                if problem is not None:
+                    problems.append(f"{where}: url: {problem}")
+    return problems
+
+
+def _strings(value: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
+    """Every string inside ``value`` with its path (a JSON body's strings included)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, [*path, key])
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _strings(item, [*path, position])
 
 
 def _unstorable(data: Any) -> tuple[list[str | int], str] | None:
@@ -225,6 +334,10 @@ def _bad_text(text: str, path: list[str | int]) -> tuple[list[str | int], str] |
 def format_validation_error(error: ValidationError, data: Any) -> InvalidAgent:
     """Turn pydantic's error list into readable lines that name chunk, action and field."""
     problems = [_describe(detail, data) for detail in error.errors(include_url=False)]
+    return _invalid(problems)
+
+
+def _invalid(problems: list[str]) -> InvalidAgent:
     problems = list(dict.fromkeys(problems))
     message = problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems)
     return InvalidAgent(message, problems)
@@ -271,10 +384,30 @@ def _message(detail: ErrorDetails, field: str) -> str:
         return "type: field required (the action's type, e.g. click)"
     if kind == "extra_forbidden":
         return f"{field}: unknown field"
+    given = detail.get("input")
+    if kind == "is_instance_of" and detail.get("ctx", {}).get("class") == "Sequence":
+        msg = "Input should be a list"
+    if kind == "string_type" and isinstance(given, bool | int | float):
+        return f"{field}: {_quote_hint(given)}"
+    if kind in ("int_type", "float_type", "bool_type") and isinstance(given, str):
+        msg += f", not the text {_short(given, 20)!r}: write it without quotes"
+    elif kind in ("int_type", "float_type") and isinstance(given, bool):
+        msg += f", not {str(given).lower()}"
     if kind.startswith("value_error") or kind == "assertion_error":
         msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = msg[:1].lower() + msg[1:]
     return f"{field}: {msg}" if field else msg
+
+
+def _quote_hint(given: bool | int | float) -> str:
+    """Text was expected and YAML read a number or a boolean: the value was written unquoted."""
+    if isinstance(given, bool):
+        what = f"the boolean {str(given).lower()}"
+        why = "YAML reads yes, no, on, off, true and false as booleans"
+    else:
+        what = f"the number {given}"
+        why = "YAML reads 0123, 1e3 or 12:30 as numbers"
+    return f"text expected, not {what}: write the value in quotes; unquoted, {why}"
 
 
 def _chunk_label(chunk: Any, position: int) -> str:
@@ -282,7 +415,8 @@ def _chunk_label(chunk: Any, position: int) -> str:
     name = None
     if isinstance(chunk, Mapping):
         order = chunk.get("order")
-        number = order if isinstance(order, int) and not isinstance(order, bool) else number
+        if isinstance(order, int) and not isinstance(order, bool) and order >= 1:
+            number = order  # the order the author wrote; a bad one is the error, named by position
         raw_name = chunk.get("name")
         name = raw_name if isinstance(raw_name, str) and raw_name else None
     return f'chunk {number} "{_short(name)}"' if name and _short(name) else f"chunk {number}"

@@ -61,6 +61,7 @@ __all__ = [
     "SchemaError",
     "StoreError",
     "StoreUnavailable",
+    "TemplateError",
     "VersionConflict",
     "VersionNotFound",
 ]
@@ -189,3 +190,10 @@ class SchemaError(StoreError):
 
 class ExecutionError(AgentctlError):
     """Running an agent failed; subclasses live next to the code that raises them."""
+
+
+class TemplateError(ExecutionError):
+    """A ``{{ params / vars / secrets }}`` template that does not parse, or a name that does not exist.
+
+    Here rather than in ``tasks``: the template syntax is part of the agent format, and an import
+    checks it (``agents_store.templates``)."""

@@ -18,19 +18,28 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ACTION_TYPES",
+    "SAFE_URL_SCHEMES",
     "SCHEMA_VERSION",
     "Action",
     "Agent",
@@ -42,12 +51,16 @@ __all__ = [
     "Chunk",
     "ChunkDefinition",
     "ChunkStatus",
+    "DefinitionStatus",
     "HttpAction",
     "SelectorAction",
+    "browser_url",
     "derive_agent_status",
+    "goto_url_problem",
     "loom_video_id",
     "parse_video_time",
     "selectors_of",
+    "url_scheme",
 ]
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -81,6 +94,28 @@ class AgentStatus(StrEnum):
     INCOMPLETE = "Incomplete"
 
 
+DEFINITION_STATUSES = (ChunkStatus.NOT_STARTED, ChunkStatus.NEEDS_REVIEW)
+
+
+def _definition_status(value: object) -> object:
+    """The statuses an agent file may give a chunk: the others are what a run leaves, which a file
+    never carries (AGENT_FORMAT.md: the export writes ``status`` only when it is ``Needs Review``).
+    Imported, ``Running`` showed the agent running forever with no run behind it."""
+    if value in DEFINITION_STATUSES:
+        return value
+    allowed = f"an agent file gives {' or '.join(DEFINITION_STATUSES)}, or leaves status out"
+    if isinstance(value, str) and value in set(ChunkStatus):
+        raise ValueError(f"{value!r} is the state a run leaves, not part of an agent's definition: {allowed}")
+    raise ValueError(f"{value!r} is not a status: {allowed}")
+
+
+DefinitionStatus = Annotated[
+    ChunkStatus,
+    BeforeValidator(_definition_status),
+    WithJsonSchema({"type": "string", "enum": [str(s) for s in DEFINITION_STATUSES]}),
+]
+
+
 # The derivation as data, first match wins: ("any", S) matches when some chunk is in S,
 # ("all", S) when every chunk is. The store compiles the same rules to SQL so that lists can
 # sort and filter on status without loading chunks.
@@ -110,19 +145,48 @@ def derive_agent_status(statuses: Iterable[ChunkStatus | str]) -> AgentStatus:
 
 # --------------------------------------------------------------------------- field types
 
+
+def _one_problem(message: str) -> WrapValidator:
+    """A union's failure as one problem: pydantic reports one error per member (``str``, ``int``…),
+    which names type internals and reads as several mistakes where the author made one."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as e:
+            raise PydanticCustomError("union_type", message) from e
+
+    return WrapValidator(validate)
+
+
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
 SelectorStr = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Selector = SelectorStr | Annotated[list[SelectorStr], Field(min_length=1, max_length=20)]
-TimeoutMs = Annotated[int, Field(gt=0, le=600_000)]
+Selector = Annotated[
+    SelectorStr | Annotated[list[SelectorStr], Field(min_length=1, max_length=20)],
+    _one_problem("must be a non-empty string (up to 2000 characters) or a list of 1 to 20 of them"),
+]
+ParamValue = Annotated[
+    str | int | float | bool | None,
+    _one_problem("must be text, a number, true, false or null (not a list or a mapping)"),
+]
+# Numbers and booleans are strict: "2", 2.5 or true for a count, "yes" for a boolean are refused as
+# the JSON Schema (``agentctl schema``) refuses them, instead of being converted.
+TimeoutMs = Annotated[StrictInt, Field(gt=0, le=600_000)]
+Count = Annotated[StrictInt, Field(ge=0, le=10)]
+Seconds = Annotated[float, Field(ge=0, le=3600, strict=True)]
 
-# \Z, not $: "$" also matches before a final newline, and "00:12\n" or a Loom URL with a newline
-# would pass and be stored.
-_VIDEO_TIME = re.compile(r"^(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)\Z")
-_LOOM_URL = re.compile(
-    r"^https://(?:www\.)?loom\.com/(?P<kind>share|embed)/(?:[A-Za-z0-9-]*-)?(?P<id>[0-9a-f]{32})"
-    r"(?:[?#][^\s]*)?\Z"
+# The patterns in JSON Schema's dialect (no named groups, "$" for the end) for the schema; Python
+# matches them with \Z instead of "$", which also matches before a final newline, so that
+# "00:12\n" or a Loom URL with a newline would pass and be stored.
+_VIDEO_TIME_PATTERN = r"^(?:(\d{1,2}):)?(\d{1,3}):([0-5]\d)$"
+_LOOM_URL_PATTERN = (
+    r"^https://(?:www\.)?loom\.com/(share|embed)/(?:[A-Za-z0-9-]*-)?([0-9a-f]{32})(?:[?#][^\s]*)?$"
 )
+_VIDEO_TIME = re.compile(_VIDEO_TIME_PATTERN.removesuffix("$") + r"\Z")
+_LOOM_URL = re.compile(_LOOM_URL_PATTERN.removesuffix("$") + r"\Z")
+VideoTime = Annotated[str, Field(json_schema_extra={"pattern": _VIDEO_TIME_PATTERN})]
+LoomUrl = Annotated[str, Field(json_schema_extra={"pattern": _LOOM_URL_PATTERN, "format": "uri"})]
 
 
 def parse_video_time(value: str) -> int:
@@ -144,7 +208,56 @@ def loom_video_id(url: str) -> str:
             "not a Loom video URL: expected https://www.loom.com/share/<id> "
             "or https://www.loom.com/embed/<id> with a 32-character hex id"
         )
-    return match.group("id")
+    return match.group(2)
+
+
+SAFE_URL_SCHEMES = frozenset({"http", "https"})
+"""What ``goto`` opens unless ``settings.allow_unsafe_urls``: an allow-list, since a deny-list let
+``fi<TAB>le:`` and schemes nobody listed (blob:, filesystem:, devtools:…) reach the browser."""
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_SCHEME_START = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*\Z")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+
+def browser_url(url: str) -> str:
+    """The URL as the browser reads it (WHATWG URL parsing): leading and trailing C0 controls and
+    spaces dropped, tabs and newlines anywhere removed — so ``fi<TAB>le:///etc/passwd`` is seen as
+    the ``file:`` URL Chromium would open."""
+    return url.strip(_C0_AND_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
+
+
+def url_scheme(url: str) -> str | None:
+    """The scheme of ``url`` as the browser reads it, lower-case; None for a relative URL."""
+    match = _SCHEME.match(browser_url(url))
+    return match.group(1).lower() if match else None
+
+
+def goto_url_problem(url: str, *, allow_unsafe_urls: bool = False) -> str | None:
+    """Why ``goto`` can never open ``url``, when its literal text makes that certain; else None.
+
+    A ``{{ template }}`` may supply the scheme, so only the text before the first template counts:
+    a relative URL (``index.html``, ``/login``) has nothing to resolve against in a fresh page, and
+    a scheme other than http(s) is refused by the run unless ``settings.allow_unsafe_urls``.
+    The URL is read as the browser reads it (leading controls and spaces dropped, tabs and
+    newlines removed), so ``fi<TAB>le:`` is the ``file:`` it opens.
+    """
+    text = browser_url(url)
+    literal = text.split("{{", 1)[0]
+    scheme = url_scheme(literal)
+    if scheme is not None:
+        if scheme in SAFE_URL_SCHEMES or allow_unsafe_urls:
+            return None
+        return (
+            f"goto refuses {scheme}: URLs (only http and https); set settings.allow_unsafe_urls: true "
+            "in the agent to allow them"
+        )
+    if "{{" in text and (not literal or _SCHEME_START.match(literal)):
+        return None  # the scheme comes from a template: known at run time
+    return f"{_short_text(url)!r} is not an absolute URL: write it with http:// or https:// (or from a param)"
+
+
+def _short_text(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def selectors_of(selector: str | Sequence[str]) -> list[str]:
@@ -207,7 +320,7 @@ class FillAction(SelectorAction):
 class TypeAction(SelectorAction):
     type: Literal["type"]
     text: str
-    delay_ms: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    delay_ms: Annotated[StrictInt, Field(ge=0, le=10_000)] | None = None
 
 
 class PressAction(SelectorAction):
@@ -238,7 +351,7 @@ class WaitForUrlAction(BrowserAction):
 class ExpectTextAction(SelectorAction):
     type: Literal["expect_text"]
     text: str
-    exact: bool = False
+    exact: StrictBool = False
 
 
 class ExpectVisibleAction(SelectorAction):
@@ -258,10 +371,38 @@ class ScreenshotAction(BrowserAction):
 
 class SleepAction(_Action):
     type: Literal["sleep"]
-    seconds: Annotated[float, Field(ge=0, le=3600)]
+    seconds: Seconds
 
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+StatusCode = Annotated[StrictInt, Field(ge=100, le=599)]
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+# Documents may write the method in any case (it is stored upper-case) and one status as a number:
+# the schema says so through the input types, generated like the rest.
+_ANY_CASE_METHOD = (
+    "^(?:" + "|".join("".join(f"[{c}{c.lower()}]" for c in m) for m in get_args(HttpMethod)) + ")$"
+)
+Method = Annotated[
+    HttpMethod,
+    BeforeValidator(_upper, json_schema_input_type=Annotated[str, Field(pattern=_ANY_CASE_METHOD)]),
+]
+ExpectStatus = Annotated[
+    list[StatusCode],
+    Field(min_length=1),
+    BeforeValidator(
+        _as_list, json_schema_input_type=StatusCode | Annotated[list[StatusCode], Field(min_length=1)]
+    ),
+    _one_problem("must be an HTTP status (100 to 599) or a list of them"),
+]
 
 
 class HttpAction(_Action):
@@ -276,25 +417,15 @@ class HttpAction(_Action):
     )
 
     type: Literal["http"]
-    method: HttpMethod = "POST"
+    method: Method = "POST"
     url: NonEmptyStr
     headers: dict[NonEmptyStr, str] | None = None
     json_body: Any = Field(default=None, alias="json")
     form: dict[NonEmptyStr, str] | None = None
     body: str | None = None
-    expect_status: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(min_length=1)] | None = None
+    expect_status: ExpectStatus | None = None
     var: Identifier | None = None
     timeout_ms: TimeoutMs | None = None
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper_method(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("expect_status", mode="before")
-    @classmethod
-    def _status_list(cls, value: object) -> object:
-        return [value] if isinstance(value, int) else value
 
     @model_validator(mode="after")
     def _one_body(self) -> Self:
@@ -363,11 +494,11 @@ class _Model(BaseModel):
 class AgentSettings(_Model):
     """How the engine runs the agent; every field has a default, so ``settings`` may be omitted."""
 
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
-    retry_delay_seconds: Annotated[float, Field(ge=0, le=3600)] = 1
+    retries: Count = 2
+    retry_delay_seconds: Seconds = 1
     action_timeout_ms: TimeoutMs = 10_000
-    headless: bool = True
-    allow_unsafe_urls: bool = False
+    headless: StrictBool = True
+    allow_unsafe_urls: StrictBool = False
     """Let ``goto`` open file://, chrome:// and javascript: URLs (refused by default)."""
 
 
@@ -375,11 +506,11 @@ class ChunkDefinition(_Model):
     """One step of the video: its place in the recording and the actions learned from it."""
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    order: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    start_time: str | None = None
-    end_time: str | None = None
-    status: ChunkStatus = ChunkStatus.NOT_STARTED
-    retries: Annotated[int, Field(ge=0, le=10)] | None = None
+    order: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = None
+    start_time: VideoTime | None = None
+    end_time: VideoTime | None = None
+    status: DefinitionStatus = ChunkStatus.NOT_STARTED
+    retries: Count | None = None
     actions: list[Action] = Field(default_factory=list, max_length=1000)
 
     @field_validator("start_time", "end_time", mode="before")
@@ -416,9 +547,11 @@ class AgentDefinition(_Model):
     schema_version: Literal[1] = SCHEMA_VERSION
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    loom_url: str
+    loom_url: LoomUrl
     github_repo_url: Annotated[str, StringConstraints(max_length=500)] | None = None
-    params: dict[Identifier, str | int | float | bool | None] = Field(default_factory=dict)
+    params: dict[Identifier, ParamValue] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False}
+    )
     settings: AgentSettings = Field(default_factory=AgentSettings)
     chunks: Sequence[ChunkDefinition] = Field(default_factory=list, max_length=10_000)
 
@@ -467,6 +600,8 @@ class Chunk(ChunkDefinition):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
     order: int
+    # A saved chunk has every status a run gives it; a definition only the two a file may carry.
+    status: ChunkStatus = ChunkStatus.NOT_STARTED
     error_details: dict[str, Any] | None = None
     attempts: int = 0
     last_run_id: uuid.UUID | None = None

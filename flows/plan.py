@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 
 from agents_store.errors import ConfigError
 from agents_store.models import Agent, ChunkStatus, ExtractAction, HttpAction
+from agents_store.templates import references
 from flows.errors import RunRefused
 from tasks.errors import TemplateError
 from tasks.steps import ChunkStep
-from tasks.templating import references
 
 __all__ = ["Mode", "RunPlan", "Selection", "compile_agent"]
 

@@ -12,12 +12,13 @@ from typing import Any
 
 from agents_store.models import Agent, HttpAction
 from agents_store.store import AgentStore
+from agents_store.templates import references
 from flows.errors import RunRefused
 from flows.plan import RunPlan, Selection, compile_agent
 from flows.session import SavedSession, find_session
 from tasks.errors import TemplateError
 from tasks.secrets import HostBinding, env_secret_hosts, url_host
-from tasks.templating import TemplateContext, references, render
+from tasks.templating import TemplateContext, render
 
 __all__ = ["Prepared", "check_secret_hosts", "http_secrets", "prepare_run"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents_store.errors import ExecutionError
+from agents_store.errors import ExecutionError, TemplateError
 
 __all__ = [
     "ActionError",
@@ -20,10 +20,6 @@ __all__ = [
     "TemplateError",
     "UnsafeAction",
 ]
-
-
-class TemplateError(ExecutionError):
-    """A ``{{ params / vars / secrets }}`` name that does not exist, found before or during a run."""
 
 
 class ActionError(ExecutionError):

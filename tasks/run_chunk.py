@@ -18,6 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from agents_store.models import Action, BrowserAction, HttpAction, SleepAction
+from agents_store.templates import references
 from tasks.browser.actions import (
     BrowserActionContext,
     Outcome,
@@ -30,7 +31,7 @@ from tasks.http import UrlGuard, idempotency_key, run_http_action
 from tasks.runtime import AttemptRecord, RunRuntime
 from tasks.secrets import secrets_in
 from tasks.steps import ChunkResult, ChunkStep
-from tasks.templating import references, render
+from tasks.templating import render
 
 __all__ = ["run_chunk"]
 

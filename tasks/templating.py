@@ -1,37 +1,21 @@
-"""``{{ params.X }}``, ``{{ vars.X.y }}`` and ``{{ secrets.X }}`` in action fields.
+"""Rendering ``{{ params.X }}``, ``{{ vars.X.y }}`` and ``{{ secrets.X }}`` in action fields.
 
 Rendering happens action by action, at run time (``vars`` fill up as the run goes); checking which
-names a chunk uses happens before the run (``references``) so that a typo fails at once, naming the
-chunk and the action, instead of after ten minutes of browser work.
+names a chunk uses happens before the run (``agents_store.templates.references``, whose syntax this
+renders) so that a typo fails at once, naming the chunk and the action, instead of after ten
+minutes of browser work.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from agents_store.templates import TEMPLATE, Reference, parse_reference
 from tasks.errors import TemplateError
 
-__all__ = ["Reference", "TemplateContext", "references", "render"]
-
-Namespace = Literal["params", "vars", "secrets"]
-
-_TEMPLATE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-_NAME = re.compile(r"^(params|vars|secrets)\.([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_-]+)*)$")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One template use: ``vars.zap.json.id`` is namespace vars, name zap, path (json, id)."""
-
-    namespace: Namespace
-    name: str
-    path: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        return ".".join((self.namespace, self.name, *self.path))
+__all__ = ["TemplateContext", "render"]
 
 
 @dataclass
@@ -41,37 +25,6 @@ class TemplateContext:
     params: Mapping[str, Any]
     vars: dict[str, Any]
     secrets: Mapping[str, str]
-
-
-def references(value: Any) -> Iterator[Reference]:
-    """Every template reference in a value (strings inside dicts and lists included).
-
-    Raises:
-        TemplateError: a template that is not ``params.X``, ``vars.X…`` or ``secrets.X``.
-    """
-    if isinstance(value, str):
-        for match in _TEMPLATE.finditer(value):
-            yield _parse(match.group(1))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from references(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from references(item)
-
-
-def _parse(expression: str) -> Reference:
-    match = _NAME.match(expression)
-    if not match:
-        raise TemplateError(
-            f"{{{{ {expression} }}}} is not a template this format knows: "
-            "use {{ params.NAME }}, {{ vars.NAME }} or {{ secrets.NAME }}"
-        )
-    namespace, name, rest = match.groups()
-    path = tuple(rest.split(".")[1:]) if rest else ()
-    if namespace != "vars" and path:
-        raise TemplateError(f"{{{{ {expression} }}}}: only vars can be reached into with dots")
-    return Reference(namespace, name, path)  # type: ignore[arg-type]
 
 
 def render(value: Any, context: TemplateContext) -> Any:
@@ -84,10 +37,10 @@ def render(value: Any, context: TemplateContext) -> Any:
         TemplateError: a name with no value (e.g. a var no earlier action saved).
     """
     if isinstance(value, str):
-        whole = _TEMPLATE.fullmatch(value.strip()) if value.strip().startswith("{{") else None
+        whole = TEMPLATE.fullmatch(value.strip()) if value.strip().startswith("{{") else None
         if whole and whole.group(0) == value.strip():
-            return _lookup(_parse(whole.group(1)), context)
-        return _TEMPLATE.sub(lambda m: _text(_lookup(_parse(m.group(1)), context)), value)
+            return _lookup(parse_reference(whole.group(1)), context)
+        return TEMPLATE.sub(lambda m: _text(_lookup(parse_reference(m.group(1)), context)), value)
     if isinstance(value, Mapping):
         return {k: render(v, context) for k, v in value.items()}
     if isinstance(value, list):

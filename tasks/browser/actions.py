@@ -36,7 +36,10 @@ from agents_store.models import (
     UploadAction,
     WaitForAction,
     WaitForUrlAction,
+    browser_url,
+    goto_url_problem,
     selectors_of,
+    url_scheme,
 )
 from tasks.errors import (
     ActionError,
@@ -54,26 +57,7 @@ __all__ = ["BrowserActionContext", "Outcome", "run_browser_action", "screenshot_
 logger = logging.getLogger("agentctl.actions")
 
 _UNSAFE_SCHEMES = ("file:", "chrome:", "chrome-extension:", "javascript:", "data:", "view-source:", "about:")
-"""Examples of what ``goto`` refuses; the rule itself is an allow-list (``_SAFE_SCHEMES``)."""
-_SAFE_SCHEMES = frozenset({"http", "https"})
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_C0_AND_SPACE = "".join(map(chr, range(0x21)))
-
-
-def _browser_url(url: str) -> str:
-    """The URL as the browser reads it (WHATWG URL parsing): leading and trailing C0 controls and
-    spaces dropped, tabs and newlines anywhere removed — so ``fi<TAB>le:///etc/passwd`` is seen as the
-    ``file:`` URL Chromium would open."""
-    return url.strip(_C0_AND_SPACE).replace("\t", "").replace("\n", "").replace("\r", "")
-
-
-def _unsafe_scheme(url: str) -> str | None:
-    """The scheme of a URL ``goto`` must refuse (anything but http and https), or None."""
-    match = _SCHEME.match(url)
-    if match is None:
-        return None  # relative or malformed: the browser resolves or refuses it
-    scheme = match.group(1).lower()
-    return None if scheme in _SAFE_SCHEMES else scheme
+"""Examples of what ``goto`` refuses; the rule itself is an allow-list (``models.SAFE_URL_SCHEMES``)."""
 
 
 @dataclass
@@ -260,15 +244,11 @@ async def _goto(action: GotoAction, ctx: BrowserActionContext) -> Outcome:
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-    url = _browser_url(action.url)
-    scheme = _unsafe_scheme(url)
-    if scheme is not None and not ctx.allow_unsafe_urls:
-        # An allow-list, not the old deny-list of schemes: "fi<TAB>le:" and schemes nobody listed
-        # (blob:, filesystem:, devtools:…) reached the browser before.
-        raise UnsafeAction(
-            f"goto refuses {scheme}: URLs; set settings.allow_unsafe_urls: true in the agent to allow them",
-            page_url=ctx.page.url,
-        )
+    url = browser_url(action.url)
+    problem = goto_url_problem(url, allow_unsafe_urls=ctx.allow_unsafe_urls)
+    if problem is not None:  # checked at import for a literal URL; one from a param lands here
+        refusal = UnsafeAction if url_scheme(url) else ActionError  # a relative URL is not dangerous
+        raise refusal(problem, page_url=ctx.page.url)
     timeout = _timeout(action, ctx)
     try:
         await ctx.page.goto(url, timeout=timeout)

@@ -84,7 +84,8 @@ UNSAFE_URLS = [
 async def test_goto_refuses_every_unsafe_scheme_and_its_disguises(page: Any, tmp_path: Path) -> None:
     start = page.url
     for url in UNSAFE_URLS:
-        with pytest.raises(UnsafeAction, match=r"goto refuses [a-z-]+: URLs; set settings.allow_unsafe_urls"):
+        refused = r"goto refuses [a-z-]+: URLs \(only http and https\); set settings.allow_unsafe_urls"
+        with pytest.raises(UnsafeAction, match=refused):
             await run_browser_action(GotoAction(type="goto", url=url), _ctx(page, tmp_path))
         assert page.url == start, f"{url!r} navigated"
     assert await page.text_content("#mark") == "untouched"
@@ -106,24 +107,33 @@ async def test_goto_opens_them_when_the_agent_allows_unsafe_urls(page: Any, tmp_
 def test_a_run_refuses_a_file_url_unless_its_settings_allow_it(
     sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: Callable[..., Any], tmp_path: Path
 ) -> None:
+    """A literal file: URL is refused by the import; one from a param, by the run."""
+    from agents_store.errors import InvalidAgent
+
     local = tmp_path / "local.html"
     local.write_text("<p id='mark'>a local file</p>", encoding="utf-8")
-    chunks = [
-        {
-            "name": "Open a local file",
-            "actions": [
-                {"type": "goto", "url": local.as_uri()},
-                {"type": "expect_text", "selector": "#mark", "text": "a local file"},
-            ],
-        }
-    ]
-    refused = make_agent(sqlite_engine_store, chunks, name="Refused")
+
+    def chunks(url: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": "Open a local file",
+                "actions": [
+                    {"type": "goto", "url": url},
+                    {"type": "expect_text", "selector": "#mark", "text": "a local file"},
+                ],
+            }
+        ]
+
+    with pytest.raises(InvalidAgent, match=r"action 1 \(goto\): url: goto refuses file: URLs"):
+        make_agent(sqlite_engine_store, chunks(local.as_uri()), name="Refused at import")
+    params = {"page": local.as_uri()}
+    refused = make_agent(sqlite_engine_store, chunks("{{ params.page }}"), name="Refused", params=params)
     details = refused_run(sqlite_engine_store, run_flow, refused, 1)
     assert details["message"].startswith("goto refuses file: URLs")
     assert details["action_index"] == 0
 
     settings = {"retries": 0, "retry_delay_seconds": 0, "action_timeout_ms": 3000, "allow_unsafe_urls": True}
-    allowed = make_agent(sqlite_engine_store, chunks, name="Allowed", settings=settings)
+    allowed = make_agent(sqlite_engine_store, chunks(local.as_uri()), name="Allowed", settings=settings)
     assert run_flow(allowed).is_completed()
     assert sqlite_engine_store.get(allowed.id).chunks[0].status == ChunkStatus.COMPLETED
 

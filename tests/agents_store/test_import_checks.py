@@ -1,0 +1,230 @@
+"""What import refuses that it once let through: run states, templates and goto URLs that can never
+run, YAML's and pydantic's surprises in messages, loosely typed numbers, and duplicate JSON keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from agents_store.documents import dump_definition, load_definition, parse_definition
+from agents_store.errors import InvalidAgent
+from agents_store.models import AgentDefinition, ChunkStatus, HttpAction
+from tests.factories import LOOM, agent_doc
+
+
+def _doc(actions: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": "Walk",
+        "loom_url": LOOM,
+        "params": {"base_url": "http://127.0.0.1:8931"},
+        "chunks": [{"name": "Open", "actions": actions}],
+    }
+    doc.update(extra)
+    return doc
+
+
+def _error(doc: Any) -> str:
+    with pytest.raises(InvalidAgent) as caught:
+        parse_definition(doc)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# --------------------------------------------------------------------------- 1. run states
+
+
+@pytest.mark.parametrize("status", ["Running", "Awaiting Approval", "Completed", "Failed", "Skipped"])
+def test_a_run_state_in_a_file_is_refused_naming_chunk_and_field(status: str) -> None:
+    doc = agent_doc(chunks=2)
+    doc["chunks"][1]["status"] = status
+    assert _error(doc) == (
+        f'chunk 2 "Step 2": status: {status!r} is the state a run leaves, not part of an agent\'s '
+        "definition: an agent file gives Not Started or Needs Review, or leaves status out"
+    )
+
+
+def test_only_the_statuses_a_file_may_give_import_and_an_export_imports_again() -> None:
+    doc = agent_doc(chunks=3)
+    doc["chunks"][0]["status"] = "Not Started"
+    doc["chunks"][1]["status"] = "Needs Review"
+    definition = parse_definition(doc)
+    assert [c.status for c in definition.chunks][:2] == [ChunkStatus.NOT_STARTED, ChunkStatus.NEEDS_REVIEW]
+    text = dump_definition(definition)
+    assert dump_definition(load_definition(text)) == text
+    doc["chunks"][2]["status"] = "Done"
+    assert _error(doc).endswith(
+        "status: 'Done' is not a status: an agent file gives Not Started or Needs Review, "
+        "or leaves status out"
+    )
+
+
+# --------------------------------------------------------------------------- 2. templates and goto
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("{{ params.base_url ", "'{{ params.base_url ' opens a template that no }} closes"),
+        ("a {{ params.base_url }} b {{ vars.x", "'{{ vars.x' opens a template that no }} closes"),
+        ("{{ param.base_url }}", "{{ param.base_url }} is not a template this format knows"),
+        ("{{ params.base_url | upper }}", "templates have no filters (|)"),
+        ("{{ }}", "{{ }} is an empty template"),
+    ],
+)
+def test_a_template_that_does_not_parse_is_refused_at_import(value: str, problem: str) -> None:
+    doc = _doc([{"type": "fill", "selector": "#user", "value": value}])
+    message = _error(doc)
+    assert message.startswith('chunk 1 "Open", action 1 (fill): value: ')
+    assert problem in message
+
+
+def test_templates_are_checked_for_syntax_inside_json_bodies_but_names_are_left_to_the_run() -> None:
+    """AGENT_FORMAT.md: an unknown name is an error before the run starts (its own example uses a
+    param it does not declare and a var nothing saves); secrets are known only at run time."""
+    doc = _doc([{"type": "http", "url": "{{ params.base_url }}", "json": {"a": ["ok", "{{ vars.x"]}}])
+    assert _error(doc).startswith('chunk 1 "Open", action 1 (http): json.a.1: ')
+    doc = _doc(
+        [
+            {"type": "fill", "selector": "#a", "value": "{{ secrets.ANY_NAME }}"},
+            {"type": "fill", "selector": "#b", "value": "{{ params.undeclared }} {{ vars.zap.json.id }}"},
+        ]
+    )
+    assert len(parse_definition(doc).chunks[0].actions) == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("index.html", "'index.html' is not an absolute URL"),
+        ("/login", "'/login' is not an absolute URL"),
+        ("/{{ params.path }}", "is not an absolute URL"),
+        ("file:///etc/passwd", "goto refuses file: URLs"),
+        ("JaVaScript:alert(1)", "goto refuses javascript: URLs"),
+        ("fi\tle:///etc/passwd", "goto refuses file: URLs"),
+    ],
+)
+def test_a_goto_url_no_run_can_open_is_refused(url: str, problem: str) -> None:
+    message = _error(_doc([{"type": "goto", "url": url}]))
+    assert message.startswith('chunk 1 "Open", action 1 (goto): url: ')
+    assert problem in message
+
+
+def test_allow_unsafe_urls_lets_other_schemes_through_but_not_relative_urls() -> None:
+    for url in ["https://example.test/", "{{ params.base_url }}/index.html", "http{{ params.tls }}://x.test"]:
+        parse_definition(_doc([{"type": "goto", "url": url}]))  # sure, or the scheme comes from a param
+    allowed = {"allow_unsafe_urls": True}
+    parse_definition(_doc([{"type": "goto", "url": "file:///tmp/x.html"}], settings=allowed))
+    assert "not an absolute URL" in _error(_doc([{"type": "goto", "url": "x.html"}], settings=allowed))
+
+
+# --------------------------------------------------------------------------- 3. readable messages
+
+
+@pytest.mark.parametrize("selector", ["", [], 5])
+def test_a_bad_selector_is_one_problem_without_pydantic_internals(selector: Any) -> None:
+    doc = _doc([{"type": "click", "selector": selector}])
+    assert _error(doc) == (
+        'chunk 1 "Open", action 1 (click): selector: must be a non-empty string '
+        "(up to 2000 characters) or a list of 1 to 20 of them"
+    )
+
+
+def test_a_param_that_is_a_list_is_one_problem() -> None:
+    doc = _doc([], params={"lst": [1, 2]})
+    assert _error(doc) == "params.lst: must be text, a number, true, false or null (not a list or a mapping)"
+
+
+def test_chunks_that_are_not_a_list_say_so() -> None:
+    assert _error(_doc([], chunks={"a": 1})) == "chunks: input should be a list"
+
+
+def test_order_zero_is_named_by_position_not_as_chunk_zero() -> None:
+    doc = agent_doc(chunks=2)
+    doc["chunks"][0]["order"], doc["chunks"][1]["order"] = 0, 2
+    assert _error(doc) == 'chunk 1 "Step 1": order: input should be greater than or equal to 1'
+
+
+def test_yaml_booleans_and_numbers_where_text_belongs_get_a_hint_to_quote_them() -> None:
+    text = (
+        f"name: yes\nloom_url: {LOOM}\nchunks:\n- actions:\n  - {{type: fill, selector: '#a', value: 0123}}\n"
+    )
+    with pytest.raises(InvalidAgent) as caught:
+        load_definition(text)
+    assert caught.value.problems == [
+        "name: text expected, not the boolean true: write the value in quotes; unquoted, YAML reads "
+        "yes, no, on, off, true and false as booleans",
+        "chunk 1, action 1 (fill): value: text expected, not the number 83: write the value in quotes; "
+        "unquoted, YAML reads 0123, 1e3 or 12:30 as numbers",
+    ]
+
+
+# --------------------------------------------------------------------------- 4. strict types, schema
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"retries": "2"}, "settings.retries: input should be a valid integer, not the text '2'"),
+        ({"retries": True}, "settings.retries: input should be a valid integer, not true"),
+        ({"retries": 2.0}, "settings.retries: input should be a valid integer"),
+        ({"headless": "yes"}, "settings.headless: input should be a valid boolean, not the text 'yes'"),
+        ({"retry_delay_seconds": "1"}, "settings.retry_delay_seconds: input should be a valid number"),
+    ],
+)
+def test_numbers_and_booleans_written_as_text_are_refused(settings: dict[str, Any], problem: str) -> None:
+    assert _error(_doc([], settings=settings)).startswith(problem)
+
+
+def test_sleep_seconds_as_text_is_refused_and_a_whole_number_still_counts() -> None:
+    assert "seconds: input should be a valid number" in _error(_doc([{"type": "sleep", "seconds": "5"}]))
+    assert parse_definition(_doc([{"type": "sleep", "seconds": 5}])).chunks[0].actions[0].seconds == 5  # type: ignore[union-attr]
+
+
+def test_http_method_in_any_case_and_one_status_as_a_number_import_and_the_schema_says_so() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    action = {"type": "http", "method": "post", "url": "https://example.test", "expect_status": 200}
+    doc = _doc([action])
+    http = parse_definition(doc).chunks[0].actions[0]
+    assert isinstance(http, HttpAction)
+    assert (http.method, http.expect_status) == ("POST", [200])
+    schema = AgentDefinition.model_json_schema(by_alias=True)
+    jsonschema.validate(doc, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(_doc([{**action, "method": "fetch"}]), schema)
+    assert "expect_status: must be an HTTP status (100 to 599) or a list of them" in _error(
+        _doc([{**action, "expect_status": "200"}])
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"loom_url": "https://vimeo.com/123"},
+        {"params": {"bad-name": 1}},
+        {"settings": {"retries": "2"}},
+        {"chunks": [{"start_time": "1:2:3:4", "actions": []}]},
+        {"chunks": [{"status": "Running", "actions": []}]},
+    ],
+)
+def test_the_schema_refuses_what_import_refuses(change: dict[str, Any]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    doc = {**_doc([]), **change}
+    with pytest.raises(InvalidAgent):
+        parse_definition(doc)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, AgentDefinition.model_json_schema(by_alias=True))
+
+
+# --------------------------------------------------------------------------- 5. duplicate JSON keys
+
+
+def test_a_duplicate_key_in_json_is_refused_like_in_yaml() -> None:
+    text = json.dumps(_doc([]), indent=1).replace('"name": "Walk",', '"name": "Walk", "name": "Run",', 1)
+    with pytest.raises(InvalidAgent, match=r"^malformed JSON at line 1, column 1: duplicate key 'name'"):
+        load_definition(text)
+    nested = '{"name": "a", "loom_url": "' + LOOM + '",\n "params": {"x": 1,\n  "x": 2}}'
+    with pytest.raises(InvalidAgent, match=r"^malformed JSON at line 2, column 12: duplicate key 'x'"):
+        load_definition(nested)

@@ -14,7 +14,8 @@ demo:
 	@scripts/bootstrap.sh
 	@$(UV) run --no-sync agentctl demo
 
-# The suite CI runs (5-7 minutes on 2 cores): everything but the long end-to-end scenarios.
+# The suite CI runs (11-14 minutes on 2 cores from a fresh clone, set-up included; see README):
+# everything but the long end-to-end scenarios.
 test:
 	@scripts/bootstrap.sh --postgres
 	@$(MAKE) --no-print-directory check

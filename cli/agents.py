@@ -128,6 +128,13 @@ def list_agents(
     if as_json:
         print_json([summary_json(a) for a in page.items])
         return
+    if page.total == 0:
+        # As the dashboard's list says it: no table of nothing, but what to do next.
+        if text is not None or status is not None:
+            err_console.print("no agent matches this filter", markup=False)
+        else:
+            err_console.print("no agents yet: import one with `agentctl import FILE`", markup=False)
+        return
     from rich.text import Text
 
     table = Listing(AGENT_COLUMNS, [])
@@ -223,8 +230,10 @@ def delete_agent(
     ref: AgentRef,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete an agent with its chunks, versions and run records."""
+    """Delete an agent with its chunks, versions, run records and run folders (saved sessions,
+    screenshots)."""
     from agents_store.errors import ConfigError
+    from cli._prefect import require_prefect_api
 
     state = state_of(ctx)
     store = state.store()
@@ -236,9 +245,15 @@ def delete_agent(
         typer.confirm(f"Delete agent {agent.name!r} ({agent.id}) and its history?", abort=True)
     from deployments.operations import delete_agent
 
-    removed = delete_agent(store, agent_id)
-    if removed:
-        err_console.print(f"removed its Prefect deployment ({removed})", markup=False)
+    require_prefect_api()  # before deleting: its deployment is removed after the agent
+    deleted = delete_agent(store, agent_id, runs_dir=state.settings().runs_dir())
+    if deleted.deployments:
+        err_console.print(f"removed its Prefect deployment ({deleted.deployments})", markup=False)
+    if deleted.run_folders:
+        folders = "folder" if deleted.run_folders == 1 else "folders"
+        err_console.print(
+            f"removed {deleted.run_folders} run {folders} (saved sessions, screenshots)", markup=False
+        )
     err_console.print(f"deleted {agent.id}", markup=False)
 
 

@@ -41,6 +41,7 @@ def schedule_agent(
 ) -> None:
     """Run an agent on a cron schedule (saved in the store and put on its Prefect deployment)."""
     from agents_store.errors import ConfigError
+    from cli._prefect import require_prefect_api
     from cli.runs import parse_params
     from deployments.operations import apply_schedule
     from deployments.schedules import make_schedule, next_runs
@@ -56,6 +57,7 @@ def schedule_agent(
         params = parse_params(param)
         schedule = make_schedule(agent.id, cron, timezone=timezone, mode=mode, params=params)
         compile_agent(agent, mode, Selection(), params, force=True)  # unknown params fail before saving
+    require_prefect_api()  # before saving: a schedule is saved, then put on its deployment
     _, info = asyncio.run(apply_schedule(store, agent.id, schedule))
     where = f"on {info.full_name}" if info else "saved (no Prefect server: `agentctl serve` runs it)"
     if schedule is None:
@@ -74,8 +76,10 @@ def list_schedules(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Every scheduled agent: its cron, whether Prefect fires it now, and its next run time."""
+    from cli._prefect import require_prefect_api
     from deployments.operations import schedules_overview
 
+    require_prefect_api()
     rows = asyncio.run(schedules_overview(state_of(ctx).store()))
     if as_json:
         print_json(
@@ -156,9 +160,10 @@ def serve(
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many runs at once.")] = None,
 ) -> None:
     """Serve every agent's deployment from this process: schedules fire, triggers run, changes show up."""
-    from cli._prefect import embedded_mode
+    from cli._prefect import embedded_mode, require_prefect_api
     from deployments.serve import serve_agents
 
+    require_prefect_api()
     state = state_of(ctx)
     if state.database_url:
         os.environ["AGENTCTL_DATABASE_URL"] = state.database_url

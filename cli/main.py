@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 # Offline by default, before anything imports Prefect: no analytics, no telemetry calls.
@@ -20,6 +21,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 import typer
 
+from agents_store.errors import AgentctlError, ConfigError
 from cli import agents, approvals, dashboard, deployments, github, runs, versions
 from cli._context import CliState, err_console
 from cli.demo import command as demo_command
@@ -80,18 +82,76 @@ OPTION_OF_FIELD = {
 
 
 def main() -> None:
-    """Console entry point: one short line on stderr for our errors, a traceback only with --debug."""
-    from agents_store.errors import AgentctlError, ConfigError
+    """Console entry point: one short line on stderr for our errors, a traceback only with --debug.
 
+    Besides ours, two kinds of errors a user causes are told in one line: the OS's about a path
+    (an ``-o`` into a missing folder, an ``AGENTCTL_HOME`` that is a file), and Prefect's client's
+    when ``PREFECT_API_URL`` names no Prefect API. Anything else is a bug: its traceback shows.
+    """
     try:
         app()
-    except AgentctlError as e:
-        if "--debug" in sys.argv:
-            raise
-        if isinstance(e, ConfigError):
-            e = e.renamed(OPTION_OF_FIELD)
-        err_console.print(f"agentctl: error: {e}", markup=False)
-        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("agentctl: interrupted", markup=False)
         sys.exit(130)
+    except Exception as e:
+        if "--debug" in sys.argv:
+            raise
+        error = _as_our_error(e)
+        if error is None:
+            raise
+        err_console.print(f"agentctl: error: {error}", markup=False)
+        sys.exit(1)
+
+
+def _as_our_error(error: Exception) -> AgentctlError | None:
+    """The error to show in one line for ``error``; None when it is none a user can act on."""
+    if isinstance(error, ConfigError):
+        return error.renamed(OPTION_OF_FIELD)
+    if isinstance(error, AgentctlError):
+        return error
+    if isinstance(error, OSError) and error.filename is not None:
+        return _path_error(error)
+    from cli._prefect import prefect_unavailable_behind
+
+    return prefect_unavailable_behind(error)
+
+
+def _path_error(error: OSError) -> AgentctlError:
+    """``error`` as ``ORIGIN: PATH: the OS's reason``, ORIGIN being the option or environment
+    variable the path came from (a ``ConfigError`` then), when one names it or a folder around it."""
+    path = Path(os.fsdecode(error.filename))
+    reason = error.strerror or str(error)
+    if isinstance(error, FileExistsError) and path.exists() and not path.is_dir():
+        reason += ", and it is not a folder"
+    elif isinstance(error, FileNotFoundError) and not path.parent.exists():
+        reason += f" (no folder {path.parent})"
+    message = f"{path}: {reason}"
+    origin = _origin_of(path)
+    return ConfigError(message, field=origin) if origin else AgentctlError(message)
+
+
+def _origin_of(path: Path) -> str | None:
+    """The option on the command line, else the environment variable, whose value is ``path``, a
+    folder it is in, or a path in it (``mkdir`` of ``AGENTCTL_HOME=/a/b`` fails on ``/a``)."""
+
+    def related(value: str) -> bool:
+        value = value.removeprefix("sqlite:///")  # a store URL names its file
+        if not value:
+            return False
+        given = Path(value).expanduser().absolute()
+        here = path.absolute()
+        return here == given or given in here.parents or (here in given.parents and here != Path(here.anchor))
+
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if not arg.startswith("-"):
+            continue
+        name, equals, value = arg.partition("=")
+        if equals and related(value):
+            return name
+        if not equals and i + 1 < len(args) and related(args[i + 1]):
+            return arg
+    for name, value in sorted(os.environ.items()):
+        if (name.startswith("AGENTCTL_") or name == "PREFECT_HOME") and related(value):
+            return name
+    return None

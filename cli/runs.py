@@ -190,6 +190,30 @@ def resolve_run(state: CliState, ref: str) -> uuid.UUID:
     return state.store().resolve_run(ref)
 
 
+def _require_known_run(state: CliState, run_id: uuid.UUID) -> None:
+    """A full id names a run when this store recorded it or Prefect has the flow run (one just
+    triggered, that no worker has started yet, has no record).
+
+    Raises:
+        AgentNotFound: neither has it.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from agents_store.errors import AgentNotFound
+
+    try:
+        state.store().get_run(run_id)
+        return
+    except AgentNotFound:
+        pass
+    try:
+        with get_client(sync_client=True) as client:
+            client.read_flow_run(run_id)
+    except ObjectNotFound as e:
+        raise AgentNotFound(f"no run {run_id}: neither this store nor Prefect has it") from e
+
+
 def show_logs(
     ctx: typer.Context,
     ref: RunRef,
@@ -208,8 +232,10 @@ def show_logs(
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ConfigError(f"--level: {level!r} is not DEBUG, INFO, WARNING or ERROR")
-    run_id = resolve_run(state_of(ctx), ref)
+    state = state_of(ctx)
+    run_id = resolve_run(state, ref)
     note_prefect_mode()
+    _require_known_run(state, run_id)
 
     def write(line: RunLogLine) -> None:
         level_name = logging.getLevelName(line.level)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from agents_store.errors import AgentNotFound
@@ -24,6 +25,7 @@ from deployments.agent_deployments import (
 from deployments.schedules import next_runs
 
 __all__ = [
+    "DeletedAgent",
     "NoDeployment",
     "ScheduledAgent",
     "all_agents",
@@ -126,21 +128,59 @@ async def undeploy_agent(agent_id: uuid.UUID) -> int:
         return await remove_agent_deployments(client, agent_id)
 
 
-def delete_agent(store: AgentStore, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> int:
-    """Delete the agent, then its Prefect deployment and schedules; returns how many were removed.
+@dataclass(frozen=True)
+class DeletedAgent:
+    """What deleting an agent removed besides the agent itself."""
+
+    deployments: int
+    """Prefect deployments (0 in embedded mode, where Prefect is not asked)."""
+    run_folders: int
+    """``<runs_dir>/<flow_run_id>/`` folders of its runs: saved sessions, screenshots, traces."""
+
+
+_ALL_RUNS = 1_000_000
+"""As many run records as ``list_runs`` may return: every run of one agent."""
+
+
+def delete_agent(
+    store: AgentStore,
+    agent_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None = None,
+    runs_dir: Path | None = None,
+) -> DeletedAgent:
+    """Delete the agent, then its runs' folders, its Prefect deployment and schedules.
+
+    A run's folder holds the browser session it saved after each chunk (sign-in cookies, local
+    storage) and its screenshots: left behind, they outlived the agent. Its runs are read before
+    the agent goes (its run records go with it); ``runs_dir`` defaults to the settings' (the
+    dashboard's and the CLI's).
 
     Left behind, a deployment kept scheduling runs of a deleted agent. Without a Prefect server
     (embedded mode) Prefect is not asked — starting a temporary one to look would cost seconds; a
     deployment an embedded ``agentctl serve`` registered is removed when serve next starts.
+
+    Raises:
+        AgentNotFound: no such agent (or not ``user_id``'s); nothing was removed.
+        OSError: a run folder could not be removed (the agent is deleted; the message names it).
     """
     import asyncio
+    import shutil
 
+    from agents_store.settings import get_settings
     from flows.prefect_ui import embedded_mode
 
+    runs = store.list_runs(agent_id, limit=_ALL_RUNS)
     store.delete(agent_id, user_id=user_id)
-    if embedded_mode():
-        return 0
-    return asyncio.run(undeploy_agent(agent_id))
+    folders = runs_dir if runs_dir is not None else get_settings().runs_dir()
+    removed = 0
+    for run in runs:
+        folder = folders / str(run.flow_run_id)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            removed += 1
+    deployments = 0 if embedded_mode() else asyncio.run(undeploy_agent(agent_id))
+    return DeletedAgent(deployments=deployments, run_folders=removed)
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ Imported by the ``test_*`` modules of this folder (no ``conftest.py``: the folde
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from agents_store.backends.postgres import PostgresStore
@@ -73,7 +75,9 @@ def _opt(draw: st.DrawFn, out: dict[str, Any], key: str, strategy: st.SearchStra
 def actions(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(st.sampled_from(ACTION_TYPES))
     action: dict[str, Any] = {"type": kind}
-    if kind in ("goto", "wait_for_url"):
+    if kind == "goto":  # a valid document's goto URLs are absolute (an import refuses others)
+        action["url"] = draw(st.sampled_from(["http://", "https://", "{{ params.base }}/"])) + draw(text)
+    elif kind == "wait_for_url":
         action["url"] = draw(nonempty)
     elif kind == "sleep":
         action["seconds"] = draw(st.floats(0, 3600))
@@ -111,6 +115,9 @@ def actions(draw: st.DrawFn) -> dict[str, Any]:
             _opt(draw, action, "exact", st.booleans())
     if kind != "sleep":
         _opt(draw, action, "timeout_ms", timeout)
+    # A valid document has no "{{" that does not parse as a template (an import refuses it).
+    assume("{{" not in json.dumps({k: v for k, v in action.items() if k != "url"}, ensure_ascii=False))
+    assume("{{" not in action.get("url", "").removeprefix("{{ params.base }}/"))
     return action
 
 

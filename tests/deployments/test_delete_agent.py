@@ -1,0 +1,74 @@
+"""``deployments.operations.delete_agent``, the delete both the CLI and the dashboard use: it takes
+the agent's run folders (saved browser sessions, screenshots) with it, and only once the store has
+deleted the agent — another user's delete removes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agents_store.backends.sqlite import SqliteStore
+from agents_store.errors import AgentNotFound
+from agents_store.store import RunRecord, RunStatus
+from deployments.operations import delete_agent
+from tests.factories import definition
+
+OWNER = uuid.uuid4()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(f"sqlite:///{tmp_path / 'agents.db'}")
+    opened.ensure_user(OWNER, "owner")
+    yield opened
+    opened.close()
+
+
+def _ran(store: SqliteStore, runs_dir: Path, agent_id: uuid.UUID) -> Path:
+    """Record a run of the agent and give it the folder a run leaves: a saved session."""
+    run_id = uuid.uuid4()
+    store.record_run(
+        RunRecord(
+            flow_run_id=run_id,
+            agent_id=agent_id,
+            agent_version=1,
+            mode="automatic",
+            status=RunStatus.FAILED,
+            started_at=datetime.now(UTC),
+        )
+    )
+    folder = runs_dir / str(run_id)
+    folder.mkdir(parents=True)
+    (folder / "session-after-01.json").write_text('{"cookies": [{"name": "sid"}]}', encoding="utf-8")
+    return folder
+
+
+def test_delete_removes_the_agents_run_folders_and_only_its_own(
+    store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents_store.settings import get_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("AGENTCTL_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    runs_dir = get_settings().runs_dir()  # where runs leave them; the dashboard passes no runs_dir
+    doomed = store.create(definition("Doomed", chunks=1), user_id=OWNER)
+    other = store.create(definition("Other", chunks=1), user_id=OWNER)
+    its_folders = [_ran(store, runs_dir, doomed.id) for _ in range(3)]
+    kept = _ran(store, runs_dir, other.id)
+    (runs_dir / str(uuid.uuid4())).mkdir()  # a run no record names (another store's): not ours to touch
+
+    with pytest.raises(AgentNotFound):  # someone else's delete (the dashboard's user_id): nothing goes
+        delete_agent(store, doomed.id, user_id=uuid.uuid4())
+    assert all(folder.is_dir() for folder in its_folders)
+
+    deleted = delete_agent(store, doomed.id, user_id=OWNER)
+
+    assert [folder for folder in its_folders if folder.exists()] == []
+    assert kept.is_dir()
+    assert len(list(runs_dir.iterdir())) == 2
+    assert (deleted.run_folders, deleted.deployments) == (3, 0)

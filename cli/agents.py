@@ -16,9 +16,9 @@ from cli._options import AgentRef
 from cli._render import STATUS_STYLE, agent_json, chunk_table, failure_lines, print_json, summary_json
 
 if TYPE_CHECKING:
-    from agents_store.models import Agent
+    from agents_store.models import Agent, AgentDefinition
 
-__all__ = ["register"]
+__all__ = ["register", "replace_definition"]
 
 
 def register(app: typer.Typer) -> None:
@@ -50,9 +50,21 @@ def import_agent(
     if replace is None:
         agent = store.create(definition, user_id=state.settings().user_id, author=state.author())
     else:
-        current = store.get(store.resolve(replace))
-        agent = store.save(current.with_definition(definition), author=state.author())
+        agent = replace_definition(state, replace, definition)
     out_console.print(str(agent.id), markup=False)
+
+
+def replace_definition(state: CliState, ref: str, definition: AgentDefinition) -> Agent:
+    """Save ``definition`` as the next version of agent ``ref`` — unless the latest version already
+    says it: then nothing is saved (as ``edit`` and ``revert`` do), and stderr says so."""
+    store = state.store()
+    current = store.get(store.resolve(ref))
+    if definition == current.definition():
+        err_console.print(
+            f"{current.id}  version {current.version} already says that; nothing saved", markup=False
+        )
+        return current
+    return store.save(current.with_definition(definition), author=state.author())
 
 
 def _read_source(source: str) -> bytes:

@@ -118,6 +118,7 @@ def import_agents(
     repositories can be read.
     """
     from agents_store.errors import ConfigError
+    from cli.agents import replace_definition
     from export.credentials import github_token
     from export.github import fetch_agents, parse_location
 
@@ -131,8 +132,7 @@ def import_agents(
         if replace is None:
             agent = store.create(item.definition, user_id=state.settings().user_id, author=state.author())
         else:
-            current = store.get(store.resolve(replace))
-            agent = store.save(current.with_definition(item.definition), author=state.author())
+            agent = replace_definition(state, replace, item.definition)
         out_console.print(str(agent.id), markup=False)
         err_console.print(f"imported {item.path} as {agent.id} (version {agent.version})", markup=False)
 

@@ -297,6 +297,7 @@ class RunExecutor:
             "kind": kind,
             "order": step.order,
             "chunk_id": str(step.chunk_id),
+            "needs_review": step.needs_review,  # what the chunk goes back to if the run dies here
             "chunk": step.title,
             "key": key,
             "since": since,

@@ -4,7 +4,8 @@ A crash the process survives long enough runs the flow's hooks, which call ``set
 killed with SIGKILL runs nothing, so ``reconcile`` — called by ``agentctl runs``/``run``/``pending``
 and the dashboard — finds runs the store still thinks are alive and asks: is the process that runs
 it gone (same host, pid no longer alive)? Does Prefect say the run ended? Then the run is settled:
-its chunks stop being Running (Failed, with the reason) or Awaiting Approval (Not Started), the run
+its chunks stop being Running (Failed, with the reason) or Awaiting Approval (Not Started, or Needs
+Review if it was: a review mark outlives the run), the run
 record gets its final status, and a run Prefect still thinks is running is marked Crashed there too.
 """
 
@@ -45,6 +46,12 @@ def settle_run(store: AgentStore, flow_run_id: uuid.UUID, status: RunStatus, rea
     """Give a run that ended its final status, and free the chunks it left busy."""
     fixed = 0
     now = datetime.now(UTC)
+    try:
+        record = store.get_run(flow_run_id)
+    except AgentNotFound:
+        record = None
+    awaiting = (record.awaiting if record is not None else None) or {}
+    unreviewed = awaiting.get("chunk_id") if awaiting.get("needs_review") else None
     for chunk in store.stuck_chunks(flow_run_id):
         if chunk.status == ChunkStatus.RUNNING and status != RunStatus.CANCELLED:
             store.update_chunk_status(
@@ -58,13 +65,11 @@ def settle_run(store: AgentStore, flow_run_id: uuid.UUID, status: RunStatus, rea
                     "at": now.isoformat(),
                 },
             )
+        elif str(chunk.chunk_id) == unreviewed:
+            store.update_chunk_status(chunk.chunk_id, ChunkStatus.NEEDS_REVIEW)
         else:
             store.update_chunk_status(chunk.chunk_id, ChunkStatus.NOT_STARTED)
         fixed += 1
-    try:
-        record = store.get_run(flow_run_id)
-    except AgentNotFound:
-        record = None
     if record is not None and record.status in _ALIVE:
         store.record_run(
             record.model_copy(

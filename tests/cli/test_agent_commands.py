@@ -106,6 +106,12 @@ def test_import_from_stdin_and_replace(agentctl: CliRunner, tmp_path: Path) -> N
     shown = json.loads(agentctl("show", agent_id, "--json").out)
     assert shown["version"] == 2
     assert len(shown["chunks"]) == 2
+    # The same file again saves no version "no change" (edit and revert save none either).
+    again = agentctl("import", str(_write(tmp_path, doc)), "--replace", agent_id)
+    assert again.code == 0
+    assert again.out.strip() == agent_id
+    assert "version 2 already says that; nothing saved" in again.err
+    assert json.loads(agentctl("show", agent_id, "--json").out)["version"] == 2
 
 
 def _bad_docs() -> dict[str, bytes]:

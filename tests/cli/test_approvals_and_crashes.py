@@ -61,6 +61,7 @@ def test_pending_and_approve_answer_a_verification_run(
         {"name": f"Page {i}", "actions": [{"type": "goto", "url": f"{base_url}/page/v{i}"}]}
         for i in (1, 2, 3)
     ]
+    chunks[2]["status"] = "Needs Review"  # aborted at, it stays unreviewed
     agent_id = import_agent(cli_env, tmp_path, chunks)
     run = start_verification_run(cli_env, agent_id)
     try:
@@ -101,7 +102,7 @@ def test_pending_and_approve_answer_a_verification_run(
     assert run.returncode == 1
     assert "aborted by a person at chunk 3" in err
     shown = json.loads(agentctl(cli_env, "show", agent_id, "--json").stdout)
-    assert [c["status"] for c in shown["chunks"]] == ["Completed", "Skipped", "Not Started"]
+    assert [c["status"] for c in shown["chunks"]] == ["Completed", "Skipped", "Needs Review"]
     runs = json.loads(agentctl(cli_env, "runs", "--json").stdout)
     assert runs[0]["status"] == "Aborted"
     assert [n["decision"] for n in runs[0]["notes"]] == ["approve", "skip", "abort"]

@@ -1,0 +1,45 @@
+"""``settle_run`` on what a dead run left: no Prefect, no browser, just the store."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from agents_store.documents import parse_definition
+from agents_store.models import ChunkStatus
+from agents_store.store import AgentStore, RunRecord, RunStatus
+from flows.reconcile import settle_run
+from tests.factories import agent_doc
+
+
+def test_a_chunk_awaiting_approval_goes_back_to_needs_review_if_it_was(
+    sqlite_engine_store: AgentStore,
+) -> None:
+    """Killed while a person was asked to approve a chunk marked Needs Review, the run left it
+    Awaiting Approval; settled, it went to Not Started and no longer blocked automatic runs."""
+    doc = agent_doc(chunks=2)
+    doc["chunks"][1]["status"] = "Needs Review"
+    agent = sqlite_engine_store.create(parse_definition(doc))
+    first, second = agent.chunks
+    run_id = uuid.uuid4()
+    sqlite_engine_store.record_run(
+        RunRecord(
+            flow_run_id=run_id,
+            agent_id=agent.id,
+            agent_version=1,
+            mode="verification",
+            status=RunStatus.PAUSED,
+            started_at=datetime.now(UTC),
+            awaiting={"kind": "approval", "order": 2, "chunk_id": str(second.id), "needs_review": True},
+        )
+    )
+    sqlite_engine_store.update_chunk_status(first.id, ChunkStatus.COMPLETED, run_id=run_id)
+    sqlite_engine_store.update_chunk_status(second.id, ChunkStatus.AWAITING_APPROVAL, run_id=run_id)
+
+    settle_run(sqlite_engine_store, run_id, RunStatus.CRASHED, "the process is gone")
+
+    assert [c.status for c in sqlite_engine_store.get(agent.id).chunks] == [
+        ChunkStatus.COMPLETED,
+        ChunkStatus.NEEDS_REVIEW,
+    ]
+    assert sqlite_engine_store.get_run(run_id).status == RunStatus.CRASHED

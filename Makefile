@@ -14,7 +14,7 @@ demo:
 	@scripts/bootstrap.sh
 	@$(UV) run --no-sync agentctl demo
 
-# The suite CI runs (11-14 minutes on 2 cores from a fresh clone, set-up included; see README):
+# The suite CI runs (9-14 minutes on 2 cores from a fresh clone, set-up included; see README):
 # everything but the long end-to-end scenarios.
 test:
 	@scripts/bootstrap.sh --postgres

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -12,8 +14,17 @@ from cli._listing import Column, Listing
 
 if TYPE_CHECKING:
     from agents_store.models import Agent, AgentSummary, Chunk
+    from agents_store.store import AgentStore
 
-__all__ = ["agent_json", "chunk_table", "error_summary", "failure_lines", "print_json", "summary_json"]
+__all__ = [
+    "agent_json",
+    "chunk_table",
+    "error_summary",
+    "failure_lines",
+    "print_json",
+    "run_refs",
+    "summary_json",
+]
 
 STATUS_STYLE = {
     "Completed": "green",
@@ -23,6 +34,29 @@ STATUS_STYLE = {
     "Needs Review": "magenta",
     "Skipped": "dim",
 }
+
+
+def run_refs(store: AgentStore, run_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The shortest prefix (8 characters at least) of each run id that no other recorded run shares:
+    what a table prints, so that ``approve``/``logs``/``step`` take it back as it is.
+
+    Prefect's scheduler makes its runs' ids from the time (the same first 8 to 12 characters for
+    runs planned together): 8 characters named several runs.
+    """
+    known = sorted({str(r.flow_run_id) for r in store.list_runs(limit=1000)} | {str(i) for i in run_ids})
+    refs: dict[uuid.UUID, str] = {}
+    for run_id in run_ids:
+        text = str(run_id)
+        at = known.index(text)
+        neighbours = [known[i] for i in (at - 1, at + 1) if 0 <= i < len(known)]
+        shared = max((_shared_start(text, other) for other in neighbours), default=0)
+        refs[run_id] = text[: max(8, shared + 1)]
+    return refs
+
+
+def _shared_start(a: str, b: str) -> int:
+    """How many characters ``a`` and ``b`` share from their start."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
 def print_json(data: Any) -> None:
@@ -114,7 +148,7 @@ def failure_lines(chunk: Chunk) -> list[str]:
         if details.get(key):
             lines.append(f"  {label}: {details[key]}")
     if details.get("flow_run_id"):
-        lines.append(f"  run: {details['flow_run_id']} (agentctl logs {str(details['flow_run_id'])[:8]})")
+        lines.append(f"  run: {details['flow_run_id']} (agentctl logs {details['flow_run_id']})")
     return lines
 
 

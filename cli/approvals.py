@@ -11,7 +11,7 @@ from rich.text import Text
 from cli._context import CliState, out_console, state_of
 from cli._listing import Column, Listing, print_listing
 from cli._options import RunRef
-from cli._render import print_json
+from cli._render import print_json, run_refs
 
 if TYPE_CHECKING:
     from agents_store.store import RunRecord
@@ -87,12 +87,13 @@ def list_pending(
         ),
         [],
     )
+    refs = run_refs(store, [r.flow_run_id for r in runs])
     for r in runs:
         awaiting = r.awaiting or {}
         since = datetime.fromisoformat(awaiting["since"]) if awaiting.get("since") else None
         kind = "approval" if awaiting.get("kind") == "approval" else "step decision"
         table.add(
-            str(r.flow_run_id)[:8],
+            refs[r.flow_run_id],
             Text(names[r.agent_id]),
             Text(str(awaiting.get("chunk", ""))),
             kind,

@@ -13,7 +13,7 @@ from rich.text import Text
 from cli._context import CliState, err_console, out_console, state_of
 from cli._listing import Column, Listing, print_listing, time_text
 from cli._options import AgentRef, ModeOption, ParamsOption, RunRef
-from cli._render import STATUS_STYLE, print_json
+from cli._render import STATUS_STYLE, print_json, run_refs
 
 if TYPE_CHECKING:
     from agents_store.store import RunRecord
@@ -163,10 +163,11 @@ def list_runs(
         print_json([_run_json(r, names[r.agent_id]) for r in runs])
         return
     table = Listing(RUN_COLUMNS, [])
+    refs = run_refs(store, [r.flow_run_id for r in runs])
     for r in runs:
         took = f"{(r.finished_at - r.started_at).total_seconds():.1f} s" if r.finished_at else "-"
         table.add(
-            str(r.flow_run_id)[:8],
+            refs[r.flow_run_id],
             Text(names[r.agent_id]),
             str(r.agent_version),
             r.mode,

@@ -13,6 +13,7 @@ as ``__cause__`` (``raise ... from e``).
     │   ├── AmbiguousId (LookupError)      a prefix or name matches several agents
     │   ├── VersionNotFound (LookupError)  the agent has no such version
     │   ├── VersionConflict                someone saved the agent since it was read
+    │   ├── AgentInUse                     a run of the agent is in progress (delete refused)
     │   ├── StoreUnavailable               the database cannot be reached
     │   └── SchemaError                    the database schema is missing or too new
     ├── ConfigError (ValueError)           a setting or option has a bad value
@@ -45,6 +46,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 __all__ = [
+    "AgentInUse",
     "AgentNotFound",
     "AgentctlError",
     "AmbiguousId",
@@ -178,6 +180,11 @@ class VersionConflict(StoreError):
         self.agent_id = agent_id
         self.expected = expected
         self.actual = actual
+
+
+class AgentInUse(StoreError):
+    """A run of the agent is still running or paused: deleting the agent under it would leave that
+    run going unseen (writing to nothing, and saving sessions again), so the delete is refused."""
 
 
 class StoreUnavailable(StoreError):

@@ -104,11 +104,14 @@ def update_agent(ctx: Ctx, user: User, agent_id: uuid.UUID, body: AgentUpdate) -
 
 
 @router.delete(
-    "/{agent_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404), summary="Delete"
+    "/{agent_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404, 409),
+    summary="Delete",
 )
 def delete_agent(ctx: Ctx, user: User, agent_id: uuid.UUID) -> Response:
     """Delete the agent with its chunks, versions, runs, schedule and export records, and its
-    Prefect deployment."""
+    Prefect deployment; 409 ``agent_in_use`` while one of its runs is running or paused."""
     from deployments.operations import delete_agent as delete_with_deployment
 
     delete_with_deployment(ctx.store, agent_id, user_id=user.user_id)

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agents_store.errors import (
     AgentctlError,
+    AgentInUse,
     AgentNotFound,
     AmbiguousId,
     ConfigError,
@@ -109,6 +110,7 @@ def _status_of(error: AgentctlError) -> tuple[int, str]:
         (RepositoryNotFound, 404, "repository_not_found"),
         (AmbiguousId, 409, "ambiguous"),
         (VersionConflict, 409, "version_conflict"),
+        (AgentInUse, 409, "agent_in_use"),
         (InvalidAgent, 422, "invalid"),
         (ConfigError, 422, "invalid"),
         (StoreUnavailable, 503, "store_unavailable"),

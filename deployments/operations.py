@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agents_store.errors import AgentNotFound
+from agents_store.errors import AgentInUse, AgentNotFound
 from agents_store.models import Agent
-from agents_store.store import AgentQuery, AgentStore, Schedule
+from agents_store.store import AgentQuery, AgentStore, RunRecord, RunStatus, Schedule
 from deployments.agent_deployments import (
     DeployedAgent,
     agent_id_of,
@@ -162,6 +162,8 @@ def delete_agent(
 
     Raises:
         AgentNotFound: no such agent (or not ``user_id``'s); nothing was removed.
+        AgentInUse: a run of the agent is running or paused (after settling those whose process or
+            Prefect run has ended); nothing was removed.
         OSError: a run folder could not be removed (the agent is deleted; the message names it).
     """
     import asyncio
@@ -170,7 +172,8 @@ def delete_agent(
     from agents_store.settings import get_settings
     from flows.prefect_ui import embedded_mode
 
-    runs = store.list_runs(agent_id, limit=_ALL_RUNS)
+    store.get(agent_id, user_id=user_id)  # another user's agent: not found, and nothing looked at
+    runs = _refuse_while_running(store, agent_id)
     store.delete(agent_id, user_id=user_id)
     folders = runs_dir if runs_dir is not None else get_settings().runs_dir()
     removed = 0
@@ -181,6 +184,34 @@ def delete_agent(
             removed += 1
     deployments = 0 if embedded_mode() else asyncio.run(undeploy_agent(agent_id))
     return DeletedAgent(deployments=deployments, run_folders=removed)
+
+
+def _refuse_while_running(store: AgentStore, agent_id: uuid.UUID) -> list[RunRecord]:
+    """The agent's runs, once none of them is running or paused.
+
+    Deleted under a paused run, the agent's run went on when someone answered in Prefect's UI —
+    running chunks of an agent nobody could see any more, and saving its session again.
+    """
+    import asyncio
+
+    from flows.reconcile import reconcile
+
+    runs = store.list_runs(agent_id, limit=_ALL_RUNS)
+    if any(r.status in _IN_PROGRESS for r in runs):
+        asyncio.run(reconcile(store))  # a run whose process died is settled, not a reason to refuse
+        runs = store.list_runs(agent_id, limit=_ALL_RUNS)
+    live = [r for r in runs if r.status in _IN_PROGRESS]
+    if live:
+        listed = ", ".join(f"{r.flow_run_id} ({r.status.value.lower()})" for r in live[:3])
+        raise AgentInUse(
+            f"the agent has a run in progress: {listed}; abort it first (agentctl approve RUN --abort "
+            "or step RUN --abort when it is paused, the dashboard's run page, or Prefect's cancel), "
+            "then delete"
+        )
+    return runs
+
+
+_IN_PROGRESS = (RunStatus.RUNNING, RunStatus.PAUSED)
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,47 @@ def test_delete_removes_the_agents_run_folders_and_only_its_own(
     assert kept.is_dir()
     assert len(list(runs_dir.iterdir())) == 2
     assert (deleted.run_folders, deleted.deployments) == (3, 0)
+
+
+def test_delete_is_refused_while_a_run_of_the_agent_is_paused(
+    store: SqliteStore, tmp_path: Path, prefect_harness: None
+) -> None:
+    """Deleted under a paused run, the agent's run went on when someone answered in Prefect's UI,
+    unseen, writing to nothing and saving its session again. A run whose process is gone is settled
+    first and does not hold the delete up."""
+    import asyncio
+    import os
+    import socket
+
+    from prefect import flow, get_client
+    from prefect.states import Paused
+
+    from agents_store.errors import AgentInUse
+
+    @flow(name="paused-elsewhere")
+    def placeholder() -> None: ...
+
+    async def paused_run() -> uuid.UUID:
+        async with get_client() as client:
+            return (await client.create_flow_run(placeholder, state=Paused())).id
+
+    agent = store.create(definition("Busy", chunks=1), user_id=OWNER)
+    gone = 2**22 + 1  # above the kernel's pid_max: no process has it
+    for run_id, pid in ((asyncio.run(paused_run()), os.getpid()), (uuid.uuid4(), gone)):
+        store.record_run(
+            RunRecord(
+                flow_run_id=run_id,
+                agent_id=agent.id,
+                agent_version=1,
+                mode="verification",
+                status=RunStatus.PAUSED,
+                started_at=datetime.now(UTC),
+                host=socket.gethostname(),
+                pid=pid,
+            )
+        )
+    with pytest.raises(AgentInUse, match=r"run in progress: .* \(paused\); abort it first"):
+        delete_agent(store, agent.id, user_id=OWNER, runs_dir=tmp_path / "runs")
+    assert store.get(agent.id).name == "Busy"
+    statuses = sorted(r.status.value for r in store.list_runs(agent.id))
+    assert statuses == ["Crashed", "Paused"]  # the dead one was settled, the live one holds

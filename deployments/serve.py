@@ -134,12 +134,18 @@ async def serve_agents(
 
 
 async def _pause(deployment_ids: list[uuid.UUID]) -> None:
-    """Pause these deployments' schedules; a failure is logged, since the process is going down anyway."""
+    """Pause these deployments' schedules; a failure is logged, since the process is going down anyway.
+
+    One moved to a work pool since (``agentctl deploy --pool`` while serve ran) is its workers' now:
+    pausing it stopped their schedules.
+    """
     from prefect import get_client
 
     async with get_client() as client:
         for deployment_id in deployment_ids:
             try:
+                if (await client.read_deployment(deployment_id)).work_pool_name:
+                    continue
                 await client.pause_deployment(deployment_id)
             except Exception as e:  # noqa: BLE001 - stopping must not fail on one deployment
                 logger.warning("could not pause deployment %s: %s", deployment_id, e)

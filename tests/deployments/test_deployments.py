@@ -372,12 +372,15 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
         assert "pooled" not in site.hits
         log = (tmp_path / "serve.log").read_text()
         assert "kept run-agent/on-a-pool (On a pool) on work pool 'no-workers': its workers run it" in log
+        # Moved to the pool while serve runs: its workers' now, so stopping serve must not pause it.
+        assert agentctl(env, "deploy", later_id, "--pool", "no-workers").returncode == 0
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
         assert paused() is True
         assert deployment_of(env, pooled_id)["paused"] is False  # type: ignore[index]
-        assert schedule_states(env) == {agent_id: ("paused", False), later_id: ("paused", False)}
+        assert deployment_of(env, later_id)["paused"] is False  # type: ignore[index]
+        assert schedule_states(env)[agent_id] == ("paused", False)
     finally:
         if process.poll() is None:
             process.kill()

@@ -217,10 +217,26 @@ def parse_definition(data: Any) -> AgentDefinition:
         definition = AgentDefinition.model_validate(data)
     except ValidationError as e:
         raise format_validation_error(e, data) from e
-    problems = _runnable_problems(definition)
+    problems = _name_problems(definition) + _runnable_problems(definition)
     if problems:
         raise _invalid(problems)
     return definition
+
+
+def _name_problems(definition: AgentDefinition) -> list[str]:
+    """Names are one line: a line break or a tab in one split every table's row in two (and the
+    dashboard's one-line name field dropped it on the next save). Not a model rule, so that an agent
+    saved before it still loads."""
+    named = [("name", definition.name)] + [
+        (f"chunk {position}: name", chunk.name)  # not chunk.label: it would print the line break
+        for position, chunk in enumerate(definition.chunks, start=1)
+        if chunk.name
+    ]
+    return [
+        f"{where}: {name!r} must be one line, without control characters (a line break, a tab…)"
+        for where, name in named
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+    ]
 
 
 def _runnable_problems(definition: AgentDefinition) -> list[str]:

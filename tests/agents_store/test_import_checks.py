@@ -228,3 +228,16 @@ def test_a_duplicate_key_in_json_is_refused_like_in_yaml() -> None:
     nested = '{"name": "a", "loom_url": "' + LOOM + '",\n "params": {"x": 1,\n  "x": 2}}'
     with pytest.raises(InvalidAgent, match=r"^malformed JSON at line 2, column 12: duplicate key 'x'"):
         load_definition(nested)
+
+
+@pytest.mark.parametrize("name", ["line\nbreak", "tab\there", "bell\x07"])
+def test_names_are_one_line(name: str) -> None:
+    """A line break in a name split every table's row in two; the dashboard's one-line field then
+    dropped it on the next save, renaming the agent."""
+    doc = agent_doc(chunks=2)
+    doc["name"] = name
+    rule = "must be one line, without control characters (a line break, a tab…)"
+    assert _error(doc) == f"name: {name!r} {rule}"
+    doc = agent_doc(chunks=2)
+    doc["chunks"][1]["name"] = name
+    assert _error(doc) == f"chunk 2: name: {name!r} {rule}"

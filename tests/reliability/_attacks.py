@@ -50,6 +50,7 @@ def store_url(store: AgentStore) -> str:
 
 # Text as people and videos give it: any Unicode a store can keep (no NUL, no lone surrogates).
 TEXT_CHARS = st.characters(codec="utf-8", exclude_characters="\x00")
+NAME_CHARS = st.characters(codec="utf-8", exclude_categories=("Cc",))  # names are one line
 text = st.text(TEXT_CHARS, max_size=40)
 nonempty = st.text(TEXT_CHARS, min_size=1, max_size=40)
 identifier = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,15}\Z")
@@ -129,7 +130,7 @@ def _video_time(seconds: int) -> str:
 @st.composite
 def chunks(draw: st.DrawFn) -> dict[str, Any]:
     chunk: dict[str, Any] = {}
-    _opt(draw, chunk, "name", st.text(TEXT_CHARS, max_size=200))
+    _opt(draw, chunk, "name", st.text(NAME_CHARS, max_size=200))
     if draw(st.booleans()):
         start = draw(st.integers(0, 5000))
         chunk["start_time"] = _video_time(start)
@@ -154,7 +155,7 @@ def valid_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A document that follows the format (AGENT_FORMAT.md, schema_version 1)."""
     doc: dict[str, Any] = {
         "schema_version": 1,
-        "name": draw(st.text(TEXT_CHARS, min_size=1, max_size=200).filter(lambda s: s.strip() != "")),
+        "name": draw(st.text(NAME_CHARS, min_size=1, max_size=200).filter(lambda s: s.strip() != "")),
         "loom_url": draw(loom_urls),
     }
     _opt(draw, doc, "description", st.text(TEXT_CHARS, max_size=300))

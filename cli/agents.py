@@ -307,8 +307,8 @@ def export_agent(
     With --git, commit it with a generated README to any git repository, in one commit tagged
     agent/<slug>/v<version>, and push; prints the commit's sha, or "no change".
     """
-    from agents_store.documents import dump_definition
     from agents_store.errors import ConfigError
+    from export.files import exported_document
 
     if fmt not in ("yaml", "json"):
         raise ConfigError(f"--format: {fmt!r} is not yaml or json")
@@ -322,7 +322,7 @@ def export_agent(
     if branch is not None or message is not None:
         raise ConfigError("--branch and --message go with --git")
     agent = store.get(store.resolve(ref))
-    text = dump_definition(agent.definition(), fmt)  # type: ignore[arg-type]
+    text = exported_document(agent.definition(), fmt, str(output or "stdout"))  # type: ignore[arg-type]
     if output is None:
         sys.stdout.write(text)
     else:

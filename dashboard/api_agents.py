@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from agents_store.documents import dump_definition
 from agents_store.models import AgentStatus
 from agents_store.slug import agent_slug
 from agents_store.store import NEWEST_FIRST_SORTS, AgentPage, AgentQuery, SortKey
@@ -133,7 +132,10 @@ def duplicate_agent(ctx: Ctx, user: User, agent_id: uuid.UUID) -> AgentOut:
 
 @router.get(
     "/{agent_id}/document",
-    responses={**error_responses(404), 200: {"content": {"application/yaml": {}, "application/json": {}}}},
+    responses={
+        **error_responses(404, 422),
+        200: {"content": {"application/yaml": {}, "application/json": {}}},
+    },
     response_class=Response,
     summary="Download the agent file",
 )
@@ -144,10 +146,12 @@ def download_agent(
     format_: Annotated[Literal["yaml", "json"], Query(alias="format")] = "yaml",
 ) -> Response:
     """The byte-stable agent file (what ``agentctl export`` writes), as a download."""
+    from export.files import exported_document
+
     agent = owned_agent(ctx, agent_id, user)
-    text = dump_definition(agent.definition(), format_)
-    media = "application/yaml" if format_ == "yaml" else "application/json"
     filename = f"{agent_slug(agent.name)}.{format_}"
+    text = exported_document(agent.definition(), format_, filename)
+    media = "application/yaml" if format_ == "yaml" else "application/json"
     return Response(
         text.encode("utf-8"),
         media_type=f"{media}; charset=utf-8",

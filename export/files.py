@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from agents_store.documents import dump_definition
 from agents_store.errors import ConfigError, ExportRejected
@@ -24,6 +25,7 @@ __all__ = [
     "agent_files",
     "check_no_secret_values",
     "clean_base_path",
+    "exported_document",
     "render_readme",
     "secret_names",
 ]
@@ -123,6 +125,20 @@ def render_readme(definition: AgentDefinition) -> str:
         actions = _cell(_action_summary(a.type for a in chunk.actions))
         lines.append(f"| {number} | {name} | {video} | {actions} |")
     return "\n".join(lines) + "\n"
+
+
+def exported_document(definition: AgentDefinition, fmt: Literal["yaml", "json"], name: str) -> str:
+    """The agent file as ``agentctl export`` and the dashboard's download give it, refused like the
+    git exports if a secret's value was pasted into a field (``name`` is the file it goes to).
+
+    Raises:
+        ExportRejected: the document holds the value of an ``AGENTCTL_SECRET_*`` variable.
+    """
+    from export.credentials import environment_secrets
+
+    text = dump_definition(definition, fmt)
+    check_no_secret_values({name: text.encode("utf-8")}, environment_secrets())
+    return text
 
 
 def check_no_secret_values(files: Mapping[str, bytes], secrets: Mapping[str, str]) -> None:

@@ -166,6 +166,20 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(
     assert json.loads(agentctl("show", original, "--json").out)["version"] == 1
 
 
+def test_export_refuses_a_pasted_secret_value(
+    agentctl: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``export --git`` and ``github export`` refused it; the plain export printed it."""
+    doc = agent_doc("Pasted", chunks=1)
+    doc["params"] = {"password": "pasted-Zk7781"}
+    agent_id = agentctl("import", str(_write(tmp_path, doc))).out.strip()
+    monkeypatch.setenv("AGENTCTL_SECRET_PORTAL_PASSWORD", "pasted-Zk7781")
+    refused = agentctl("export", agent_id)
+    assert refused.code == 1
+    assert "stdout contains the value of AGENTCTL_SECRET_PORTAL_PASSWORD" in refused.err
+    assert "Zk7781" not in refused.out + refused.err
+
+
 def test_export_import_export_is_byte_identical(agentctl: CliRunner, tmp_path: Path) -> None:
     for example in sorted(EXAMPLES.glob("*.yaml")):
         agent_id = _import(agentctl, example)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from agents_store.documents import dump_definition, load_definition
 from agents_store.models import Agent, ChunkStatus
@@ -188,6 +189,19 @@ async def test_duplicate_download_and_delete(
     assert deleted.status_code == 204
     assert error_of(await api.get(f"/api/agents/{agent.id}"), 404)["code"] == "not_found"
     assert [a.name for a in store.list_agents().items] == ["Pay invoices (copy)"]
+
+
+async def test_a_download_holding_a_pasted_secret_value_is_refused(
+    api: httpx.AsyncClient, local_agent: MakeAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the git exports refuse it: someone pasted the value instead of ``{{ secrets.NAME }}``."""
+    monkeypatch.setenv("AGENTCTL_SECRET_PORTAL_PASSWORD", "pasted-Zk7781")
+    agent = local_agent("Pasted", params={"password": "pasted-Zk7781"})
+    answer = await api.get(f"/api/agents/{agent.id}/document")
+    error = error_of(answer, 422)
+    assert error["code"] == "export_rejected"
+    assert "pasted.yaml contains the value of AGENTCTL_SECRET_PORTAL_PASSWORD" in error["message"]
+    assert "Zk7781" not in answer.text
 
 
 async def test_a_body_that_is_not_json_is_a_400_bad_request(

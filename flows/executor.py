@@ -243,7 +243,7 @@ class RunExecutor:
     async def _step(self, step: ChunkStep, outcome: ChunkOutcome) -> str:
         """Pause after the chunk (debugging mode) until someone says how to go on."""
         count = self._step_pauses[step.order] = self._step_pauses.get(step.order, 0) + 1
-        heading = f"Chunk {outcome.status.lower()} — next"
+        heading = f"Chunk {outcome.status.lower()}"  # then what it did: the form asks what next
         description = describe_chunk(step, self.runtime.templates, self.runtime.masker, heading=heading)
         if outcome.error:
             description += f"\n\n**Error:** {outcome.error}"

@@ -188,6 +188,8 @@ def test_debugging_traces_screenshots_and_step_decisions(
     run = wait_for("the step after chunk 1", stepped(1, 1))
     assert run.awaiting is not None
     assert run.awaiting["kind"] == "step"
+    # The chunk that just ran, by what became of it (it read "completed — next: 01", as if 01 were next)
+    assert run.awaiting["description"].startswith(f"### Chunk completed: {run.awaiting['chunk']}")
     resume(run.flow_run_id, {"decision": "continue", "note": ""})
     failed = wait_for("the step after the failed chunk 2", stepped(2, 1))
     assert failed.awaiting is not None

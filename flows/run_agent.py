@@ -23,9 +23,10 @@ from prefect import flow
 from prefect.settings import get_current_settings
 from prefect.states import Cancelled, Failed
 
+from agents_store.errors import AgentctlError, ConfigError
 from agents_store.models import Agent, BrowserAction
 from agents_store.settings import Settings, get_settings
-from agents_store.store import RunRecord, RunStatus
+from agents_store.store import AgentStore, RunRecord, RunStatus
 from flows._prefect import run_client
 from flows._store import flow_store
 from flows.browser_limit import BrowserLimit
@@ -149,18 +150,22 @@ async def _run(
 ) -> Any:
     debugging = mode == "debugging"
     store = flow_store()
-    prepared = await asyncio.to_thread(
-        lambda: prepare_run(
-            store,
-            agent_id,
-            mode,
-            selection,
-            params,
-            force,
-            runs_dir=settings.runs_dir(),
-            session_from=session_from,
+    try:
+        prepared = await asyncio.to_thread(
+            lambda: prepare_run(
+                store,
+                agent_id,
+                mode,
+                selection,
+                params,
+                force,
+                runs_dir=settings.runs_dir(),
+                session_from=session_from,
+            )
         )
-    )
+    except (TemplateError, RunRefused, ConfigError) as refused:
+        await asyncio.to_thread(_record_refusal, store, flow_run_id, agent_id, mode, params, refused)
+        raise
     agent, plan, session = prepared.agent, prepared.plan, prepared.session
     if headless is not None:
         plan = plan.model_copy(update={"headless": headless})
@@ -332,6 +337,38 @@ def _types_secrets(plan: RunPlan) -> bool:
     """Whether a browser action of the plan uses a secret (its trace then has no screencast)."""
     return any(
         isinstance(step.actions[index], BrowserAction) for step in plan.steps for index in step.secret_actions
+    )
+
+
+def _record_refusal(
+    store: AgentStore,
+    flow_run_id: uuid.UUID,
+    agent_ref: str,
+    mode: Mode,
+    params: dict[str, Any] | None,
+    refused: Exception,
+) -> None:
+    """A run refused before it starts (chunks need review, an unknown template name, a bad param)
+    is recorded Failed with the reason: a schedule's or a trigger's run meets this with no one
+    watching, and it showed in Prefect only — ``agentctl runs`` and the dashboard had nothing."""
+    try:
+        agent = store.get(store.resolve(agent_ref))
+    except AgentctlError:  # no such agent (deleted since it was scheduled): nothing to record it on
+        return
+    now = datetime.now(UTC)
+    store.record_run(
+        RunRecord(
+            flow_run_id=flow_run_id,
+            agent_id=agent.id,
+            agent_version=agent.version,
+            mode=mode,
+            status=RunStatus.FAILED,
+            started_at=now,
+            finished_at=now,
+            triggered_by=_triggered_by(),
+            params=dict(params or {}),
+            error=str(refused),
+        )
     )
 
 

@@ -120,7 +120,7 @@ def test_a_failed_run_exits_non_zero_and_later_chunks_stay_not_started(
     assert f"  action 1: {json.dumps(action)}\n" in shown_text
     assert f"  screenshot: {shown['chunks'][2]['error_details']['screenshot']}\n" in shown_text
     run_id = shown["chunks"][2]["error_details"]["flow_run_id"]
-    assert f"  run: {run_id} (agentctl logs {run_id[:8]})\n" in shown_text
+    assert f"  run: {run_id} (agentctl logs {run_id})\n" in shown_text
 
 
 def test_a_failed_chunk_of_an_agent_with_secrets_prints_no_traceback_either(

@@ -360,6 +360,11 @@ def test_needs_review_blocks_automatic_mode_unless_forced(
     refused = run_flow(agent)
     assert refused.is_failed()
     assert "need review" in refused.message
+    # Recorded, as a schedule's or trigger's run refused with no one watching must be (it was not).
+    [record] = sqlite_engine_store.list_runs(agent.id)
+    assert record.flow_run_id == refused.state_details.flow_run_id
+    assert record.status == RunStatus.FAILED
+    assert "need review" in (record.error or "")
     assert compile_agent(agent, "automatic", force=True).orders == [1, 2, 3]
     forced = run_flow(agent, force=True)
     assert forced.is_completed(), forced.message

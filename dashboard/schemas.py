@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from agents_store.models import AgentSettings, AgentStatus, ChunkStatus
 from agents_store.store import RunStatus
@@ -50,6 +50,9 @@ ParamValue = str | int | float | bool | None
 
 
 class _Request(BaseModel):
+    """A request body. Its booleans are ``StrictBool``: "yes" or 1 was taken for true here, while an
+    agent file refuses a boolean written as text."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -130,7 +133,7 @@ class ChunkEdit(_Request):
     actions_yaml: str | None = Field(
         default=None, max_length=2_000_000, description="The whole list of actions, as YAML or JSON."
     )
-    needs_review: bool | None = Field(
+    needs_review: StrictBool | None = Field(
         default=None, description="true: mark Needs Review; false: mark reviewed (Not Started)."
     )
 
@@ -210,7 +213,7 @@ class GithubExportIn(_Request):
     repo: str = Field(min_length=3, max_length=200, description="OWNER/NAME")
     branch: str | None = Field(default=None, max_length=200)
     path: str = Field(default="agents", max_length=500)
-    create_repo: bool = False
+    create_repo: StrictBool = False
     message: str | None = Field(default=None, max_length=5000)
 
 
@@ -219,7 +222,7 @@ class ScheduleIn(_Request):
     timezone: str = Field(default="UTC", max_length=100)
     mode: Literal["automatic", "verification", "debugging"] = "automatic"
     params: dict[str, ParamValue] = Field(default_factory=dict)
-    active: bool = True
+    active: StrictBool = True
 
 
 # --------------------------------------------------------------------------- runs and approvals
@@ -232,7 +235,7 @@ class RunIn(_Request):
     chunks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, max_length=10_000)
     from_chunk: int | None = Field(default=None, ge=1)
     params: dict[str, ParamValue] = Field(default_factory=dict)
-    force: bool = Field(default=False, description="Run chunks marked Needs Review in automatic mode.")
+    force: StrictBool = Field(default=False, description="Run chunks marked Needs Review in automatic mode.")
 
 
 class RunStarted(BaseModel):

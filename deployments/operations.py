@@ -313,4 +313,4 @@ async def wait_for_run(flow_run_id: uuid.UUID) -> Any:
     """The flow run once it has ended, however long that takes (a verification run waits for people)."""
     from prefect.flow_runs import wait_for_flow_run
 
-    return await wait_for_flow_run(flow_run_id, timeout=None, poll_interval=1)
+    return await wait_for_flow_run(flow_run_id, timeout=None)  # follows events: no poll_interval

@@ -91,6 +91,9 @@ async def test_mark_needs_review_then_reviewed(api: httpx.AsyncClient, local_age
     reviewed = (await api.patch(url, json={"version": 2, "needs_review": False})).json()
     assert reviewed["chunks"][0]["status"] == "Not Started"
     assert reviewed["version"] == 3
+    for text in ("yes", "true", 1):  # taken for true, while an agent file refuses a boolean as text
+        refused = error_of(await api.patch(url, json={"version": 3, "needs_review": text}), 422)
+        assert refused["field"] == "needs_review"
 
 
 async def test_reorder_and_its_errors(api: httpx.AsyncClient, local_agent: MakeAgent) -> None:

@@ -245,6 +245,7 @@ def test_trigger_with_wait_and_the_documented_rest_example(
     assert "flow run " in result.stdout
     assert "/runs/flow-run/" in result.stdout
     assert "Completed" in result.stdout
+    assert "WARNING" not in result.stderr  # Prefect's deprecation of poll_interval showed here
     assert site.hits["by-trigger"] >= 1
 
     spec = importlib.util.spec_from_file_location(

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from agents_store.documents import definition_to_dict, parse_definition
-from agents_store.errors import InvalidAgent, VersionNotFound
+from agents_store.documents import definition_to_dict, dump_definition, parse_definition
+from agents_store.errors import ExportConflict, InvalidAgent, VersionNotFound
 from agents_store.models import Agent, AgentDefinition
 from agents_store.slug import agent_slug
 from agents_store.store import AgentStore, ExportRecord
@@ -115,6 +115,8 @@ def prepare_export(
 
     Raises:
         AgentNotFound: no such agent.
+        ExportConflict: another agent of this store (one with the same name) was exported to the
+            same folder of this repository; nothing was saved.
         ExportRejected: the files would contain a secret's value; nothing was saved.
         VersionConflict: someone saved the agent meanwhile.
     """
@@ -122,6 +124,7 @@ def prepare_export(
     current = agent.definition()
     wanted = _with_repository_url(current, repository_url, url_policy)
     files = agent_files(wanted, base_path)
+    _refuse_another_agents_folder(store, agent, wanted, repository_url, files.folder)
     check_no_secret_values(files.files, secrets or {})
     if wanted != current:
         agent = store.save(agent.with_definition(wanted), author=author)
@@ -133,6 +136,32 @@ def prepare_export(
         message=message or _default_message(store, agent, previous),
         stale_files=_stale_files(store, agent.id, previous, files, base_path),
     )
+
+
+def _refuse_another_agents_folder(
+    store: AgentStore, agent: Agent, wanted: AgentDefinition, repository_url: str | None, folder: str
+) -> None:
+    """Two agents with one name have one folder: the second export replaced the first agent's
+    files without a word, and their ``agent/<slug>/vN`` tags collided. A copy of what the other
+    one exported there (an agent imported from that folder) changes nothing and may go."""
+    for other_id in store.find_ids(agent.name, limit=50):
+        if other_id == agent.id:
+            continue
+        for record in store.list_exports(other_id):
+            if record.repository != repository_url or record.path != folder:
+                continue
+            try:
+                theirs = dump_definition(
+                    parse_definition(store.get_version(other_id, record.agent_version).snapshot)
+                )
+            except (VersionNotFound, InvalidAgent):
+                theirs = None
+            if theirs != dump_definition(wanted):
+                raise ExportConflict(
+                    f"{folder}/ in {repository_url} holds another agent with this name ({other_id}), "
+                    "exported from this store: rename this one (agentctl edit --name) or export it "
+                    "under another --path"
+                )
 
 
 def _with_repository_url(

@@ -138,6 +138,26 @@ def test_git_export_to_another_branch_and_folder(agentctl: CliRunner, tmp_path: 
     ]
 
 
+def test_two_agents_with_one_name_do_not_share_a_folder(
+    agentctl: CliRunner, tmp_path: Path, bare: BareRepo
+) -> None:
+    """The second export replaced the first agent's files without a word (same name, same folder)."""
+    first = _agent(agentctl, tmp_path, agent_doc("Twin", chunks=1))
+    second = _agent(agentctl, tmp_path, agent_doc("Twin", chunks=2))
+    assert agentctl("export", first, "--git", str(bare.path)).code == 0
+    exported = bare.out("show", "HEAD:agents/twin/agent.yaml")
+
+    refused = agentctl("export", second, "--git", str(bare.path))
+
+    assert refused.code == 1
+    assert f"agents/twin/ in {bare.path.as_uri()} holds another agent with this name ({first})" in refused.err
+    assert bare.out("show", "HEAD:agents/twin/agent.yaml") == exported
+    assert len(git_log(bare, "--all")) == 1
+    moved = agentctl("export", second, "--git", str(bare.path), "--path", "twins")
+    assert moved.code == 0, moved.err
+    assert agentctl("export", first, "--git", str(bare.path)).code == 0  # its own folder: still fine
+
+
 def test_git_export_errors_are_one_line(agentctl: CliRunner, tmp_path: Path, bare: BareRepo) -> None:
     agent_id = _agent(agentctl, tmp_path, agent_doc("Errors", chunks=1))
     missing = agentctl("export", agent_id, "--git", str(tmp_path / "no-such-repo"))

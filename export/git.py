@@ -180,6 +180,10 @@ class _Git:
             self.run("read-tree", "--empty", index=True)
         else:
             self.run("read-tree", head, index=True)
+            for path in plan.last_written:
+                found = self.run("ls-files", "--stage", "--", path, index=True).split(" ")[1:2]
+                if (refusal := plan.upstream_change(path, found[0] if found else None)) is not None:
+                    raise refusal
             for path, sha in plan.stale_files.items():
                 if self.run("ls-files", "--stage", "--", path, index=True).split(" ")[1:2] == [sha]:
                     # mode 0 removes the entry (--force-remove would want a work tree)

@@ -221,6 +221,7 @@ def _read_branch_head(repo: Repository, full_name: str, branch: str) -> tuple[Gi
 
 
 def _write_tree(repo: Repository, head: GitCommit, plan: ExportPlan) -> GitTree:
+    _refuse_upstream_changes(repo, head, plan)
     elements = [
         InputGitTreeElement(
             path,
@@ -234,6 +235,18 @@ def _write_tree(repo: Repository, head: GitCommit, plan: ExportPlan) -> GitTree:
         InputGitTreeElement(path, "100644", "blob", sha=None) for path in _stale_present(repo, head, plan)
     ]
     return repo.create_git_tree(elements, base_tree=head.tree)
+
+
+def _refuse_upstream_changes(repo: Repository, head: GitCommit, plan: ExportPlan) -> None:
+    """Refuse when a file the last export wrote holds something else on the branch now."""
+    for path in sorted(plan.last_written):
+        try:
+            found = repo.get_contents(path, ref=head.sha)
+        except UnknownObjectException:
+            continue
+        sha = found.sha if isinstance(found, ContentFile) else None
+        if (refusal := plan.upstream_change(path, sha)) is not None:
+            raise refusal
 
 
 def _stale_present(repo: Repository, head: GitCommit, plan: ExportPlan) -> list[str]:

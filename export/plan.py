@@ -20,7 +20,7 @@ from agents_store.models import Agent, AgentDefinition
 from agents_store.slug import agent_slug
 from agents_store.store import AgentStore, ExportRecord
 from agents_store.versions import compare_versions
-from export.files import AgentFiles, agent_files, check_no_secret_values
+from export.files import AGENT_FILE, AgentFiles, agent_files, check_no_secret_values
 
 __all__ = [
     "ExportPlan",
@@ -63,6 +63,26 @@ class ExportPlan:
     tag: str
     message: str
     stale_files: dict[str, str] = field(default_factory=dict)
+    last_written: dict[str, str] = field(default_factory=dict)
+    """The blob sha of each file of the folder as the last export of this agent there wrote it: a
+    transport refuses (``upstream_change``) when the branch holds something else there — someone
+    edited the agent in the repository since, and the export would silently undo their change."""
+    last_version: int | None = None
+    """The agent's version the last export there wrote."""
+
+    def upstream_change(self, path: str, found_sha: str | None) -> ExportConflict | None:
+        """The refusal for ``path`` holding ``found_sha`` on the branch, or None when it may be written."""
+        expected = self.last_written.get(path)
+        content = self.files.files.get(path)
+        if expected is None or found_sha is None or found_sha == expected:
+            return None
+        if content is not None and found_sha == git_blob_sha(content):
+            return None  # already what this export writes
+        return ExportConflict(
+            f"{path} was changed in the repository since agentctl exported version "
+            f"{self.last_version} there; nothing was pushed. Bring the change in first "
+            "(agentctl github import …/<folder> --replace AGENT, or edit the agent), then export"
+        )
 
     def record(
         self,
@@ -135,6 +155,8 @@ def prepare_export(
         tag=export_tag(agent_slug(agent.name), agent.version),
         message=message or _default_message(store, agent, previous),
         stale_files=_stale_files(store, agent.id, previous, files, base_path),
+        last_written=_last_written(store, agent.id, previous, files, base_path),
+        last_version=previous.agent_version if previous is not None else None,
     )
 
 
@@ -216,6 +238,28 @@ def _default_message(store: AgentStore, agent: Agent, previous: ExportRecord | N
             parts.append(f"Since version {previous.agent_version}, the last export here: {summary}.")
     parts.append(f"Agent: {agent_slug(agent.name)}\nAgent-Version: {agent.version}")
     return "\n\n".join(parts) + "\n"
+
+
+def _last_written(
+    store: AgentStore,
+    agent_id: uuid.UUID,
+    previous: ExportRecord | None,
+    files: AgentFiles,
+    base_path: str,
+) -> dict[str, str]:
+    """The ``agent.yaml`` the last export of this agent to this repository wrote in the folder it
+    writes now. Not the README: it is generated, and a newer agentctl may word it differently from
+    the one that wrote it; the agent file is byte-stable by the format's contract."""
+    if previous is None or previous.path != files.folder:
+        return {}
+    try:
+        snapshot = store.get_version(agent_id, previous.agent_version).snapshot
+        old = agent_files(parse_definition(snapshot), base_path)
+    except (VersionNotFound, InvalidAgent):
+        return {}
+    return {
+        path: git_blob_sha(content) for path, content in old.files.items() if path.endswith(f"/{AGENT_FILE}")
+    }
 
 
 def _stale_files(

@@ -158,6 +158,29 @@ def test_two_agents_with_one_name_do_not_share_a_folder(
     assert agentctl("export", first, "--git", str(bare.path)).code == 0  # its own folder: still fine
 
 
+def test_an_edit_made_in_the_repository_is_not_undone_by_the_next_export(
+    agentctl: CliRunner, tmp_path: Path, bare: BareRepo
+) -> None:
+    """A reviewer fixed a selector in agent.yaml on the branch; the next export (after a local
+    description edit) replaced the file with the agent's copy, and the fix was gone."""
+    agent_id = _agent(agentctl, tmp_path, agent_doc("Reviewed", chunks=1))
+    assert agentctl("export", agent_id, "--git", str(bare.path)).code == 0
+    branch = bare.out("symbolic-ref", "--short", "HEAD")
+    theirs = bare.out("show", f"{branch}:agents/reviewed/agent.yaml").replace("#", "#fixed-")
+    bare.commit_on(branch, {"agents/reviewed/agent.yaml": theirs.encode()}, "fix a selector")
+    assert agentctl("edit", agent_id, "--description", "edited here").code == 0
+    log = git_log(bare, branch)
+
+    refused = agentctl("export", agent_id, "--git", str(bare.path))
+
+    assert refused.code == 1
+    assert "agents/reviewed/agent.yaml was changed in the repository since agentctl exported version 2" in (
+        refused.err
+    )
+    assert git_log(bare, branch) == log
+    assert bare.out("show", f"{branch}:agents/reviewed/agent.yaml") == theirs
+
+
 def test_git_export_errors_are_one_line(agentctl: CliRunner, tmp_path: Path, bare: BareRepo) -> None:
     agent_id = _agent(agentctl, tmp_path, agent_doc("Errors", chunks=1))
     missing = agentctl("export", agent_id, "--git", str(tmp_path / "no-such-repo"))

@@ -228,6 +228,22 @@ def test_a_renamed_agent_moves_its_folder_in_the_same_commit(
     ]
 
 
+def test_an_edit_made_on_github_is_not_undone_by_the_next_export(
+    store: AgentStore, client: Github, github_double: GitHubDouble
+) -> None:
+    repo = github_double.create_repo("octo/agents", auto_init=True)
+    agent = store.create(definition("Reviewed", chunks=1))
+    first = export_to_github(store, client, agent.id, "octo/agents")
+    repo.bare.commit_on("main", {"agents/reviewed/agent.yaml": b"name: Reviewed\n# fixed on GitHub\n"}, "fix")
+    _edit(store, agent.id, lambda doc: doc.update(description="edited here"))
+    head = repo.bare.resolve("refs/heads/main")
+
+    with pytest.raises(ExportConflict, match=f"exported version {first.record.agent_version} there"):
+        export_to_github(store, client, agent.id, "octo/agents")
+
+    assert repo.bare.resolve("refs/heads/main") == head
+
+
 def test_a_moved_folder_that_someone_edited_is_left_alone(
     store: AgentStore, client: Github, github_double: GitHubDouble
 ) -> None:

@@ -149,13 +149,14 @@ def prepare_export(
     if wanted != current:
         agent = store.save(agent.with_definition(wanted), author=author)
     previous = _previous_export(store, agent.id, target, repository_url)
+    old = _previous_files(store, agent.id, previous, base_path)
     return ExportPlan(
         agent=agent,
         files=files,
         tag=export_tag(agent_slug(agent.name), agent.version),
         message=message or _default_message(store, agent, previous),
-        stale_files=_stale_files(store, agent.id, previous, files, base_path),
-        last_written=_last_written(store, agent.id, previous, files, base_path),
+        stale_files=_stale_files(old, previous, files),
+        last_written=_last_written(old, previous, files),
         last_version=previous.agent_version if previous is not None else None,
     )
 
@@ -240,41 +241,32 @@ def _default_message(store: AgentStore, agent: Agent, previous: ExportRecord | N
     return "\n\n".join(parts) + "\n"
 
 
-def _last_written(
-    store: AgentStore,
-    agent_id: uuid.UUID,
-    previous: ExportRecord | None,
-    files: AgentFiles,
-    base_path: str,
-) -> dict[str, str]:
-    """The ``agent.yaml`` the last export of this agent to this repository wrote in the folder it
-    writes now. Not the README: it is generated, and a newer agentctl may word it differently from
-    the one that wrote it; the agent file is byte-stable by the format's contract."""
-    if previous is None or previous.path != files.folder:
-        return {}
+def _previous_files(
+    store: AgentStore, agent_id: uuid.UUID, previous: ExportRecord | None, base_path: str
+) -> AgentFiles | None:
+    """The files the last export of this agent to this repository wrote (from that version's
+    snapshot), or None when there was none or its snapshot no longer reads."""
+    if previous is None:
+        return None
     try:
         snapshot = store.get_version(agent_id, previous.agent_version).snapshot
-        old = agent_files(parse_definition(snapshot), base_path)
+        return agent_files(parse_definition(snapshot), base_path)
     except (VersionNotFound, InvalidAgent):
-        return {}
-    return {
-        path: git_blob_sha(content) for path, content in old.files.items() if path.endswith(f"/{AGENT_FILE}")
-    }
+        return None
 
 
-def _stale_files(
-    store: AgentStore,
-    agent_id: uuid.UUID,
-    previous: ExportRecord | None,
-    files: AgentFiles,
-    base_path: str,
-) -> dict[str, str]:
-    if previous is None or previous.path == files.folder:
+def _last_written(old: AgentFiles | None, previous: ExportRecord | None, files: AgentFiles) -> dict[str, str]:
+    """The ``agent.yaml`` the last export wrote in the folder this one writes. Not the README: it
+    is generated, and a newer agentctl may word it differently from the one that wrote it; the
+    agent file is byte-stable by the format's contract."""
+    if old is None or previous is None or previous.path != files.folder or old.folder != previous.path:
         return {}
-    try:
-        snapshot = store.get_version(agent_id, previous.agent_version).snapshot
-        old = agent_files(parse_definition(snapshot), base_path)
-    except (VersionNotFound, InvalidAgent):
+    return {path: git_blob_sha(c) for path, c in old.files.items() if path.endswith(f"/{AGENT_FILE}")}
+
+
+def _stale_files(old: AgentFiles | None, previous: ExportRecord | None, files: AgentFiles) -> dict[str, str]:
+    """The files the last export wrote in another folder (the agent was renamed since)."""
+    if old is None or previous is None or previous.path == files.folder:
         return {}
     if old.folder != previous.path:
         return {}  # exported under another --path then: not ours to guess about

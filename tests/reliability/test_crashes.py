@@ -214,6 +214,7 @@ def test_a_worker_flow_run_killed_mid_chunk_is_settled_and_a_worker_resumes_it(
             json={"parameters": {"from_chunk": 2, "session_from": str(record.flow_run_id)}},
             timeout=10,
         ).json()
+        assert "id" in resumed, resumed
         wait_for(
             "the resumed run to finish",
             lambda: prefect_state(api, resumed["id"]) in ("COMPLETED", "FAILED", "CRASHED"),

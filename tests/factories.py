@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from agents_store.documents import parse_definition
 from agents_store.models import AgentDefinition
+from agents_store.store import RunRecord, RunStatus
 
 LOOM = "https://www.loom.com/share/4f3c2a1b0d9e8f7a6b5c4d3e2f1a0b9c"
 
@@ -45,3 +48,17 @@ def agent_doc(name: str = "Test agent", chunks: int = 3, **extra: Any) -> dict[s
 
 def definition(name: str = "Test agent", chunks: int = 3, **extra: Any) -> AgentDefinition:
     return parse_definition(agent_doc(name, chunks, **extra))
+
+
+def run_record(agent_id: uuid.UUID, **fields: Any) -> RunRecord:
+    """A run record of ``agent_id`` as a finished automatic run of version 1 leaves it; ``fields``
+    override (``flow_run_id``, ``status``, ``mode``, ``awaiting``, ``pid``…)."""
+    values: dict[str, Any] = {
+        "flow_run_id": uuid.uuid4(),
+        "agent_id": agent_id,
+        "agent_version": 1,
+        "mode": "automatic",
+        "status": RunStatus.COMPLETED,
+        "started_at": datetime.now(UTC),
+    }
+    return RunRecord(**{**values, **fields})

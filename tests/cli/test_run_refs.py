@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from agents_store.backends import open_store
 from agents_store.settings import get_settings
-from agents_store.store import RunRecord, RunStatus
 from tests.cli.conftest import CliRunner
-from tests.factories import agent_doc
+from tests.factories import agent_doc, run_record
 
 
 def test_runs_planned_together_get_ids_long_enough_to_tell_apart(agentctl: CliRunner, tmp_path: Path) -> None:
@@ -25,16 +23,7 @@ def test_runs_planned_together_get_ids_long_enough_to_tell_apart(agentctl: CliRu
     alone = uuid.UUID("9f000000-0000-4000-8000-000000000000")
     store = open_store(get_settings().resolved_database_url())
     for run_id in [*together, alone]:
-        store.record_run(
-            RunRecord(
-                flow_run_id=run_id,
-                agent_id=agent_id,
-                agent_version=1,
-                mode="verification",
-                status=RunStatus.COMPLETED,
-                started_at=datetime.now(UTC),
-            )
-        )
+        store.record_run(run_record(agent_id, flow_run_id=run_id))
     printed = [line.split()[0] for line in agentctl("runs").out.splitlines()[1:] if line.strip()]
     assert sorted(printed) == ["01a24bc4-5e6f-7a", "01a24bc4-5e6f-7b", "9f000000"]
     for ref in printed:

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from agents_store.backends.sqlite import SqliteStore
 from agents_store.errors import AgentNotFound
-from agents_store.store import RunRecord, RunStatus
+from agents_store.store import RunStatus
 from deployments.operations import delete_agent
-from tests.factories import definition
+from tests.factories import definition, run_record
 
 OWNER = uuid.uuid4()
 
@@ -31,16 +30,7 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 def _ran(store: SqliteStore, runs_dir: Path, agent_id: uuid.UUID) -> Path:
     """Record a run of the agent and give it the folder a run leaves: a saved session."""
     run_id = uuid.uuid4()
-    store.record_run(
-        RunRecord(
-            flow_run_id=run_id,
-            agent_id=agent_id,
-            agent_version=1,
-            mode="automatic",
-            status=RunStatus.FAILED,
-            started_at=datetime.now(UTC),
-        )
-    )
+    store.record_run(run_record(agent_id, flow_run_id=run_id, status=RunStatus.FAILED))
     folder = runs_dir / str(run_id)
     folder.mkdir(parents=True)
     (folder / "session-after-01.json").write_text('{"cookies": [{"name": "sid"}]}', encoding="utf-8")
@@ -99,18 +89,8 @@ def test_delete_is_refused_while_a_run_of_the_agent_is_paused(
     agent = store.create(definition("Busy", chunks=1), user_id=OWNER)
     gone = 2**22 + 1  # above the kernel's pid_max: no process has it
     for run_id, pid in ((asyncio.run(paused_run()), os.getpid()), (uuid.uuid4(), gone)):
-        store.record_run(
-            RunRecord(
-                flow_run_id=run_id,
-                agent_id=agent.id,
-                agent_version=1,
-                mode="verification",
-                status=RunStatus.PAUSED,
-                started_at=datetime.now(UTC),
-                host=socket.gethostname(),
-                pid=pid,
-            )
-        )
+        paused = {"status": RunStatus.PAUSED, "host": socket.gethostname(), "pid": pid}
+        store.record_run(run_record(agent.id, flow_run_id=run_id, mode="verification", **paused))
     with pytest.raises(AgentInUse, match=r"run in progress: .* \(paused\); abort it first"):
         delete_agent(store, agent.id, user_id=OWNER, runs_dir=tmp_path / "runs")
     assert store.get(agent.id).name == "Busy"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from agents_store.documents import parse_definition
 from agents_store.models import ChunkStatus
-from agents_store.store import AgentStore, RunRecord, RunStatus
+from agents_store.store import AgentStore, RunStatus
 from flows.reconcile import settle_run
-from tests.factories import agent_doc
+from tests.factories import agent_doc, run_record
 
 
 def test_a_chunk_awaiting_approval_goes_back_to_needs_review_if_it_was(
@@ -22,15 +21,10 @@ def test_a_chunk_awaiting_approval_goes_back_to_needs_review_if_it_was(
     agent = sqlite_engine_store.create(parse_definition(doc))
     first, second = agent.chunks
     run_id = uuid.uuid4()
+    awaiting = {"kind": "approval", "order": 2, "chunk_id": str(second.id), "needs_review": True}
     sqlite_engine_store.record_run(
-        RunRecord(
-            flow_run_id=run_id,
-            agent_id=agent.id,
-            agent_version=1,
-            mode="verification",
-            status=RunStatus.PAUSED,
-            started_at=datetime.now(UTC),
-            awaiting={"kind": "approval", "order": 2, "chunk_id": str(second.id), "needs_review": True},
+        run_record(
+            agent.id, flow_run_id=run_id, mode="verification", status=RunStatus.PAUSED, awaiting=awaiting
         )
     )
     sqlite_engine_store.update_chunk_status(first.id, ChunkStatus.COMPLETED, run_id=run_id)

@@ -119,6 +119,10 @@ def list_schedules(
     print_listing(table, out_console)
     notes = {
         "paused": "paused: a stopped `agentctl serve` paused it; the next `agentctl serve` resumes it",
+        "no runner": (
+            "no runner: no `agentctl serve` (or worker of its pool) has asked Prefect for its runs in "
+            "the last minute; they wait, Late, until one does"
+        ),
         "not deployed": "not deployed: nothing fires it yet; `agentctl serve` (or `agentctl deploy`) does",
         "stored": "stored: no Prefect server (PREFECT_API_URL unset); it fires while `agentctl serve` runs",
     }

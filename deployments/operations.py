@@ -220,8 +220,9 @@ class ScheduledAgent:
     schedule: Schedule
     next_run: datetime | None
     state: str
-    """``on``; ``off`` (kept, turned off: the dashboard's "On" box); ``paused`` (a stopped
-    ``agentctl serve`` paused it); ``not deployed`` (nothing in
+    """``on``; ``no runner`` (deployed, but Prefect has seen no ``agentctl serve`` or worker poll
+    for its runs in the last minute: they will wait, Late); ``off`` (kept, turned off: the
+    dashboard's "On" box); ``paused`` (a stopped ``agentctl serve`` paused it); ``not deployed`` (nothing in
     Prefect fires it yet: ``serve`` or ``deploy`` registers it); ``stored`` without a Prefect
     server (embedded mode), where the schedule fires only while ``agentctl serve`` runs."""
 
@@ -248,28 +249,45 @@ async def schedules_overview(store: AgentStore) -> list[ScheduledAgent]:
         elif agent.id not in deployments:
             state = "not deployed"
         else:
-            state = "paused" if deployments[agent.id] else "on"
-        upcoming = await next_runs(schedule, 1) if schedule.active and state in ("on", "stored") else []
+            state = deployments[agent.id]
+        upcoming = (
+            await next_runs(schedule, 1) if schedule.active and state in ("on", "no runner", "stored") else []
+        )
         rows.append(ScheduledAgent(agent, schedule, upcoming[0] if upcoming else None, state))
     return sorted(rows, key=lambda r: (r.next_run is None, r.next_run or datetime.max, r.agent.name))
 
 
-async def _agent_deployments() -> dict[uuid.UUID, bool]:
-    """Every agent's deployment in Prefect, by agent id: whether it is paused (a request per 200)."""
+async def _agent_deployments() -> dict[uuid.UUID, str]:
+    """Every agent's deployment in Prefect, by agent id: ``paused``, ``on`` or ``no runner`` (a
+    request per 200).
+
+    Prefect marks a deployment READY while a runner (``agentctl serve``) or a worker of its pool
+    polls for its runs, and NOT_READY a minute after the last poll: a schedule that is on but has
+    no one to run it only piles up Late runs, which a user should see here rather than in a day.
+    """
     from prefect import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+    from prefect.client.schemas.objects import DeploymentStatus
 
     only_ours = DeploymentFilter(tags=DeploymentFilterTags(all_=["agentctl"]))
-    paused: dict[uuid.UUID, bool] = {}
+    states: dict[uuid.UUID, str] = {}
+    seen = 0
     async with get_client() as client:
         while True:
-            page = await client.read_deployments(deployment_filter=only_ours, limit=_PAGE, offset=len(paused))
+            page = await client.read_deployments(deployment_filter=only_ours, limit=_PAGE, offset=seen)
+            seen += len(page)
             for deployment in page:
                 agent_id = agent_id_of(deployment.tags or [])
-                if agent_id is not None:
-                    paused[agent_id] = bool(deployment.paused)
+                if agent_id is None:
+                    continue
+                if deployment.paused:
+                    states[agent_id] = "paused"
+                elif deployment.status == DeploymentStatus.READY:
+                    states[agent_id] = "on"
+                else:
+                    states[agent_id] = "no runner"
             if len(page) < _PAGE:
-                return paused
+                return states
 
 
 _PAGE = 200

@@ -334,7 +334,8 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
     offline = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
     assert agentctl(offline, "schedule", later_id, "--cron", "0 4 * * *").returncode == 0
     assert schedule_states(offline) == {agent_id: ("stored", True), later_id: ("stored", True)}
-    assert schedule_states(env) == {agent_id: ("on", True), later_id: ("not deployed", False)}
+    # Deployed by `schedule`, but nothing runs its runs yet: not "on" (they would only go Late).
+    assert schedule_states(env) == {agent_id: ("no runner", True), later_id: ("not deployed", False)}
     pooled_id = import_agent(env, tmp_path, "On a pool", page_chunks(base_url))
     pool = prefect(env, "work-pool", "create", "no-workers", "--type", "process")
     assert pool.returncode == 0 or "already exists" in pool.stdout + pool.stderr
@@ -358,6 +359,12 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
     process = start_serve()
     try:
         wait_for("serve to deploy the agent", lambda: paused() is False, timeout=60)
+        wait_for(
+            "serve to poll for its runs",
+            lambda: schedule_states(env)[agent_id] == ("on", True),
+            timeout=30,
+            every=1,
+        )
         triggered = agentctl(env, "trigger", pooled_id, "--param", "page=pooled")
         assert triggered.returncode == 0, triggered.stderr
         pooled_run = triggered.stdout.split()[2]
@@ -395,11 +402,17 @@ def test_serve_runs_from_any_folder_stops_on_sigterm_and_resumes_its_schedules(
     process = start_serve()
     try:
         wait_for("the next serve to resume the agent's schedule", lambda: paused() is False, timeout=60)
-        assert schedule_states(env) == {agent_id: ("on", True)}
+        wait_for(
+            "serve to poll again",
+            lambda: schedule_states(env) == {agent_id: ("on", True)},
+            timeout=30,
+            every=1,
+        )
         assert deployment_of(env, later_id) is None
         assert f"removed the deployment of deleted agent {later_id}" in (tmp_path / "serve.log").read_text()
         assert deployment_of(other_env, other_id) is not None
-        assert schedule_states(other_env) == {other_id: ("on", True)}
+        # Deployed, but this serve runs its own store's agents only: nothing runs this one.
+        assert schedule_states(other_env) == {other_id: ("no runner", True)}
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)

@@ -23,6 +23,7 @@ __all__ = [
     "action_lines",
     "canonical_snapshot",
     "compare_versions",
+    "history_summaries",
     "unified_yaml_diff",
 ]
 
@@ -158,6 +159,29 @@ def compare_versions(old: dict[str, Any] | None, new: dict[str, Any]) -> Version
     ]
     changes.sort(key=_display_position)
     return VersionChange(metadata=metadata, chunks=changes, before=old, after=new)
+
+
+def history_summaries(history: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    """One line per version of ``history`` ((version, snapshot), oldest first): what it changed.
+
+    A version equal to an earlier one than its predecessor (a revert, or an edit undone by hand)
+    says so first — ``back to version 2: actions edited in "Log in"`` — since its diff alone reads
+    like new work and a reviewer looking for the revert would not find it.
+    """
+    summaries: list[str] = []
+    seen: list[tuple[int, dict[str, Any]]] = []
+    for version, snapshot in history:
+        canonical = canonical_snapshot(snapshot)
+        if not seen:
+            summaries.append("created")
+        else:
+            summary = compare_versions(seen[-1][1], canonical).summary()
+            same_as = [v for v, earlier in seen[:-1] if earlier == canonical]
+            if same_as and seen[-1][1] != canonical:
+                summary = f"back to version {same_as[-1]}: {summary}"
+            summaries.append(summary)
+        seen.append((version, canonical))
+    return summaries
 
 
 def canonical_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:

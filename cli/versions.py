@@ -31,7 +31,7 @@ def list_versions(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """An agent's saved versions: when, who, what changed, and where each was exported."""
-    from agents_store.versions import compare_versions
+    from agents_store.versions import history_summaries
 
     state = state_of(ctx)
     store = state.store()
@@ -40,11 +40,7 @@ def list_versions(
     exports: dict[int, list[ExportRecord]] = {}
     for record in reversed(store.list_exports(agent_id)):  # oldest first within each version
         exports.setdefault(record.agent_version, []).append(record)
-    rows = []
-    previous = None
-    for info in history:
-        rows.append((info, compare_versions(previous, info.snapshot).summary() if previous else "created"))
-        previous = info.snapshot
+    rows = list(zip(history, history_summaries([(i.version, i.snapshot) for i in history]), strict=True))
     if as_json:
         payload = [
             {

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from agents_store.documents import dump_definition, parse_definition
 from agents_store.errors import InvalidAgent, VersionNotFound
 from agents_store.store import ExportRecord
-from agents_store.versions import action_lines, compare_versions, unified_yaml_diff
+from agents_store.versions import action_lines, compare_versions, history_summaries, unified_yaml_diff
 from dashboard.api_agents import agent_detail
 from dashboard.deps import Ctx, Dashboard, User, owned_agent
 from dashboard.errors import error_responses
@@ -42,20 +42,18 @@ def versions_of(ctx: Dashboard, agent_id: uuid.UUID) -> list[VersionOut]:
     exports: dict[int, list[ExportOut]] = {}
     for record in reversed(ctx.store.list_exports(agent_id)):
         exports.setdefault(record.agent_version, []).append(export_out(record))
-    out: list[VersionOut] = []
-    previous = None
-    for info in ctx.store.list_versions(agent_id):
-        summary = compare_versions(previous, info.snapshot).summary() if previous else "created"
-        out.append(
-            VersionOut(
-                version=info.version,
-                created_at=info.created_at,
-                author=info.author,
-                summary=summary,
-                exports=exports.get(info.version, []),
-            )
+    history = ctx.store.list_versions(agent_id)
+    summaries = history_summaries([(info.version, info.snapshot) for info in history])
+    out = [
+        VersionOut(
+            version=info.version,
+            created_at=info.created_at,
+            author=info.author,
+            summary=summary,
+            exports=exports.get(info.version, []),
         )
-        previous = info.snapshot
+        for info, summary in zip(history, summaries, strict=True)
+    ]
     return out[::-1]
 
 

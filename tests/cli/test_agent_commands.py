@@ -223,6 +223,9 @@ def test_edit_versions_diff_revert(agentctl: CliRunner, tmp_path: Path) -> None:
     assert shown["version"] == 4
     assert shown["name"] == "Versioned"
     assert [c["name"] for c in shown["chunks"]] == ["Step 1", "Step 2", "Step 3"]
+    reverted = json.loads(agentctl("versions", agent_id, "--json").out)[-1]
+    assert reverted["summary"].startswith("back to version 1: renamed; description changed; ")
+    assert "back to version 1" in agentctl("versions", agent_id).out
     missing = agentctl("diff", agent_id, "1", "9")
     assert missing.code == 1
     assert "has no version 9" in missing.err

@@ -174,6 +174,11 @@ async def test_versions_diff_and_revert(api: httpx.AsyncClient, local_agent: Mak
     assert reverted.status_code == 200, reverted.text
     assert reverted.json()["version"] == 4
     assert [c["name"] for c in reverted.json()["chunks"]] == ["Step 1", "Step 2", "Step 3"]
+    latest = (await api.get(f"/api/agents/{agent.id}/versions")).json()[0]
+    assert (latest["version"], latest["summary"]) == (
+        4,
+        'back to version 1: chunks renamed "Step 1"; actions edited in "Step 2"',
+    )
     missing = error_of(
         await api.post(f"/api/agents/{agent.id}/revert", json={"version": 4, "to_version": 40}), 404
     )

@@ -123,8 +123,19 @@ class RunExecutor:
                 await self.sync.set_status(step, _not_run(step))
                 self._abort(step)
                 return True
+        unreviewed = step.needs_review and self.mode != "verification"  # run by --force
+        if unreviewed:  # before it starts: if the run dies in it, the mark is put back (reconcile)
+            await self.sync.add_note(
+                {
+                    "kind": "unreviewed",
+                    "order": step.order,
+                    "chunk_id": str(step.chunk_id),
+                    "chunk": step.title,
+                    "at": datetime.now(UTC).isoformat(),
+                }
+            )
         ok = await self._run_chunk(outcome)
-        if step.needs_review and self.mode != "verification":  # run by --force, reviewed by no one
+        if unreviewed:
             await self.sync.keep_review_mark(step)
         if self._pausing_steps:
             choice = await self._step(step, outcome)

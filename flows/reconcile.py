@@ -50,13 +50,12 @@ def settle_run(store: AgentStore, flow_run_id: uuid.UUID, status: RunStatus, rea
         record = store.get_run(flow_run_id)
     except AgentNotFound:
         record = None
-    awaiting = (record.awaiting if record is not None else None) or {}
-    unreviewed = awaiting.get("chunk_id") if awaiting.get("needs_review") else None
+    unreviewed = _unreviewed_chunks(record)
     for chunk in store.stuck_chunks(flow_run_id):
         if chunk.status == ChunkStatus.RUNNING and status != RunStatus.CANCELLED:
             store.update_chunk_status(
                 chunk.chunk_id,
-                ChunkStatus.FAILED,
+                ChunkStatus.NEEDS_REVIEW if str(chunk.chunk_id) in unreviewed else ChunkStatus.FAILED,
                 error_details={
                     "type": status.value,
                     "message": reason,
@@ -65,7 +64,7 @@ def settle_run(store: AgentStore, flow_run_id: uuid.UUID, status: RunStatus, rea
                     "at": now.isoformat(),
                 },
             )
-        elif str(chunk.chunk_id) == unreviewed:
+        elif str(chunk.chunk_id) in unreviewed:
             store.update_chunk_status(chunk.chunk_id, ChunkStatus.NEEDS_REVIEW)
         else:
             store.update_chunk_status(chunk.chunk_id, ChunkStatus.NOT_STARTED)
@@ -77,6 +76,22 @@ def settle_run(store: AgentStore, flow_run_id: uuid.UUID, status: RunStatus, rea
             )
         )
     return Settled(flow_run_id, status, reason, fixed)
+
+
+def _unreviewed_chunks(record: RunRecord | None) -> set[str]:
+    """The ids of the chunks this run had while they needed review: they go back to Needs Review.
+
+    A run that dies must not clear the mark no person has taken off: the chunk it awaited approval
+    for (``awaiting``), and the chunks a forced run started without review (its ``unreviewed``
+    notes, written before each of them started).
+    """
+    if record is None:
+        return set()
+    ids = {str(n["chunk_id"]) for n in record.notes if n.get("kind") == "unreviewed" and n.get("chunk_id")}
+    awaiting = record.awaiting or {}
+    if awaiting.get("needs_review") and awaiting.get("chunk_id"):
+        ids.add(str(awaiting["chunk_id"]))
+    return ids
 
 
 def _process_gone(record: RunRecord) -> bool:

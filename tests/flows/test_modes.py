@@ -371,6 +371,9 @@ def test_needs_review_blocks_automatic_mode_unless_forced(
     # Running them did not review them: the next automatic run is refused again.
     statuses = [c.status for c in sqlite_engine_store.get(agent.id).chunks]
     assert statuses == [ChunkStatus.COMPLETED, ChunkStatus.NEEDS_REVIEW, ChunkStatus.NEEDS_REVIEW]
+    # Each was noted before it started, so that a run killed inside one puts the mark back too.
+    [forced_record] = [r for r in sqlite_engine_store.list_runs(agent.id) if r.status == RunStatus.COMPLETED]
+    assert [(n["kind"], n["order"]) for n in forced_record.notes] == [("unreviewed", 2), ("unreviewed", 3)]
     with pytest.raises(RunRefused, match="need review"):
         compile_agent(sqlite_engine_store.get(agent.id))
 

@@ -37,3 +37,28 @@ def test_a_chunk_awaiting_approval_goes_back_to_needs_review_if_it_was(
         ChunkStatus.NEEDS_REVIEW,
     ]
     assert sqlite_engine_store.get_run(run_id).status == RunStatus.CRASHED
+
+
+def test_a_chunk_a_forced_run_died_in_goes_back_to_needs_review_with_the_reason(
+    sqlite_engine_store: AgentStore,
+) -> None:
+    """A run forced past a chunk marked Needs Review was killed while that chunk ran: settled, the
+    chunk showed Failed, the mark gone, and the next automatic run no longer stopped for review."""
+    doc = agent_doc(chunks=3)
+    doc["chunks"][1]["status"] = "Needs Review"
+    agent = sqlite_engine_store.create(parse_definition(doc))
+    first, second, third = agent.chunks
+    run_id = uuid.uuid4()
+    note = {"kind": "unreviewed", "order": 2, "chunk_id": str(second.id), "chunk": "2"}
+    sqlite_engine_store.record_run(
+        run_record(agent.id, flow_run_id=run_id, status=RunStatus.RUNNING, notes=[note])
+    )
+    sqlite_engine_store.update_chunk_status(first.id, ChunkStatus.COMPLETED, run_id=run_id)
+    sqlite_engine_store.update_chunk_status(second.id, ChunkStatus.RUNNING, run_id=run_id)
+
+    settle_run(sqlite_engine_store, run_id, RunStatus.CRASHED, "the process is gone")
+
+    chunks = sqlite_engine_store.get(agent.id).chunks
+    assert [c.status for c in chunks] == [ChunkStatus.COMPLETED, ChunkStatus.NEEDS_REVIEW, third.status]
+    assert chunks[1].error_details is not None
+    assert chunks[1].error_details["message"] == "the process is gone"

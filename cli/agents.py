@@ -145,7 +145,11 @@ def list_agents(
         if text is not None or status is not None:
             err_console.print("no agent matches this filter", markup=False)
         else:
-            err_console.print("no agents yet: import one with `agentctl import FILE`", markup=False)
+            # Naming the store shows a mistyped --database-url (a new SQLite file is made empty).
+            where = state.store().location
+            err_console.print(
+                f"no agents yet in {where}: import one with `agentctl import FILE`", markup=False
+            )
         return
     from rich.text import Text
 

@@ -170,11 +170,20 @@ def test_an_agentctl_home_that_cannot_be_a_folder_is_one_line_naming_it(
     )
 
 
-def test_list_of_an_empty_store_says_how_to_import_one(agentctl: CliRunner) -> None:
+def test_list_of_an_empty_store_says_which_store_and_how_to_import_one(
+    agentctl: CliRunner, tmp_path: Path
+) -> None:
     result = agentctl("list")
     assert result.code == 0
     assert result.out == ""
-    assert result.err.strip() == "no agents yet: import one with `agentctl import FILE`"
+    default = f"sqlite:///{(tmp_path / 'home' / 'agentctl.db').resolve()}"
+    assert result.err.strip() == f"no agents yet in {default}: import one with `agentctl import FILE`"
+    # A mistyped --database-url makes a new, empty SQLite file: the message shows which one.
+    typo = tmp_path / "agnets.db"
+    mistyped = agentctl("--database-url", f"sqlite:///{typo}", "list")
+    assert (
+        mistyped.err.strip() == f"no agents yet in sqlite:///{typo}: import one with `agentctl import FILE`"
+    )
     filtered = agentctl("list", "--filter", "nothing")
     assert filtered.err.strip() == "no agent matches this filter"
 

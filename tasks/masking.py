@@ -44,6 +44,25 @@ def _percent_encoded(value: str, encode_set: str) -> str:
     return "".join(out)
 
 
+_JSON_DEPTH = 6
+"""How many JSON strings deep a secret is still found: a request body a server echoes in a JSON
+string (2), an answer relayed into the next call and echoed again (3), and so on; each level
+doubles the backslashes, so a few levels cover any real chain of echoes."""
+
+
+def _json_escaped(secret: str) -> set[str]:
+    """``secret`` inside 1 to ``_JSON_DEPTH`` nested JSON strings, each level written with non-ASCII
+    characters kept (most servers) or as ``\\uXXXX`` escapes (Python's default)."""
+    forms: set[str] = set()
+    level = {secret}
+    for _ in range(_JSON_DEPTH):
+        level = {
+            json.dumps(form, ensure_ascii=ascii_only)[1:-1] for form in level for ascii_only in (True, False)
+        }
+        forms |= level
+    return forms
+
+
 class SecretMasker:
     """Replaces the run's secret values (and their encoded forms) with ``***``."""
 
@@ -58,11 +77,7 @@ class SecretMasker:
             return
         forms = {
             secret,
-            json.dumps(secret)[1:-1],
-            json.dumps(secret, ensure_ascii=False)[1:-1],  # what most servers echo back
-            # A JSON body echoed inside another JSON string (an error that quotes the request):
-            json.dumps(json.dumps(secret)[1:-1])[1:-1],
-            json.dumps(json.dumps(secret, ensure_ascii=False)[1:-1], ensure_ascii=False)[1:-1],
+            *_json_escaped(secret),
             urllib.parse.quote(secret, safe=""),
             urllib.parse.quote_plus(secret),
             html.escape(secret),

@@ -194,7 +194,8 @@ def test_a_secret_is_masked_in_the_forms_a_browser_and_a_server_give_it(
 ) -> None:
     """Chromium writes a secret in a page URL its own way (``Sömmer@2024 "`` as
     ``S%C3%B6mmer@2024%20%22``: neither raw nor Python's ``quote``); a server echoes a JSON body
-    with its non-ASCII kept, inside JSON again; a page shows the secret back as text. Each leaked
+    with its non-ASCII kept, inside JSON again (and a third time when the answer is relayed and
+    echoed back); a page shows the secret back as text. Each leaked
     into error details, session files and Prefect. The secret ends in ASCII letters no encoding
     changes: if any form of it is left anywhere, they are."""
     secret = 'Sömmer@2024 "tok"-Zk7781'
@@ -216,7 +217,19 @@ def test_a_secret_is_masked_in_the_forms_a_browser_and_a_server_give_it(
                         "type": "http",
                         "url": f"{base_url}/receive/echo",
                         "json": {"p": "{{ secrets.SHOWN }}"},
-                        "expect_status": 201,  # it answers 200, quoting the body: the run fails
+                        "var": "posted",
+                    }
+                ],
+            },
+            {
+                "name": "Relay the answer",
+                "actions": [
+                    {
+                        "type": "http",
+                        "url": f"{base_url}/receive/echo",
+                        "json": {"again": "{{ vars.posted.json.echo }}"},
+                        # It answers 200, quoting the body: the secret three JSON strings deep.
+                        "expect_status": 201,
                     }
                 ],
             },
@@ -224,13 +237,13 @@ def test_a_secret_is_masked_in_the_forms_a_browser_and_a_server_give_it(
     )
     state = run_flow(agent)
     assert state.is_failed()
-    failed = sqlite_engine_store.get(agent.id).chunks[1]
+    failed = sqlite_engine_store.get(agent.id).chunks[2]
     assert failed.error_details is not None
     assert "***" in failed.error_details["message"], failed.error_details
     assert failed.error_details["page_url"] == f"{base_url}/show?token=***"
 
     flow_run_id = state.state_details.flow_run_id
-    places = _everywhere_a_run_writes(sqlite_engine_store, agent, flow_run_id, chunks=2, capfd=capfd)
+    places = _everywhere_a_run_writes(sqlite_engine_store, agent, flow_run_id, chunks=3, capfd=capfd)
     assert any(name.startswith("run file session-after-01") for name in places)
     for where, content in places.items():
         found = b"Zk7781" in content if isinstance(content, bytes) else "Zk7781" in content

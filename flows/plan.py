@@ -62,6 +62,7 @@ def compile_agent(
     *,
     force: bool = False,
     known_vars: set[str] | None = None,
+    withheld_vars: frozenset[str] = frozenset(),
 ) -> RunPlan:
     """The plan for running ``agent``.
 
@@ -71,7 +72,8 @@ def compile_agent(
             this run saves; the message names chunk and action.
         RunRefused: automatic mode with a selected chunk in ``Needs Review`` (unless ``force``).
 
-    ``known_vars`` are vars the run starts with (restored from an earlier run's session).
+    ``known_vars`` are vars the run starts with (restored from an earlier run's session);
+    ``withheld_vars`` the ones that session could not keep, since they held a secret.
     """
     if mode not in MODES:
         raise ConfigError(f"{mode!r} is not one of {', '.join(MODES)}", field="mode")
@@ -113,7 +115,8 @@ def compile_agent(
                         f"{where}: {{{{ {ref} }}}} is not a param of this agent (its params: {known})"
                     )
                 elif ref.namespace == "vars" and ref.name not in saved_vars:
-                    problems.append(f"{where}: {_missing_var(ref.name, vars_setters, chunk.order)}")
+                    problem = _missing_var(ref.name, vars_setters, chunk.order, withheld_vars)
+                    problems.append(f"{where}: {problem}")
                 elif ref.namespace == "secrets":
                     secret_uses.setdefault(ref.name, []).append(where)
                     if index not in secret_actions:
@@ -202,12 +205,17 @@ def _vars_setters(agent: Agent) -> dict[str, int]:
     return setters
 
 
-def _missing_var(name: str, setters: dict[str, int], order: int) -> str:
+def _missing_var(name: str, setters: dict[str, int], order: int, withheld: frozenset[str]) -> str:
     setter = setters.get(name)
     if setter is None:
         return f"{{{{ vars.{name} }}}}: no action of this agent saves a var {name!r}"
     if setter >= order:
         return f"{{{{ vars.{name} }}}} is used before chunk {setter} saves it"
+    if name in withheld:
+        return (
+            f"{{{{ vars.{name} }}}} held a secret when the session this run starts from was saved, and "
+            f"saved sessions never keep secrets: run from chunk {setter}, which saves it"
+        )
     return f"{{{{ vars.{name} }}}} is saved by chunk {setter}, which this run does not include"
 
 

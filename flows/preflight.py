@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents_store.errors import ConfigError
 from agents_store.models import Agent, HttpAction
 from agents_store.store import AgentStore
 from agents_store.templates import references
@@ -56,10 +57,18 @@ def prepare_run(
     agent = store.get(store.resolve(agent_ref))
     session = None
     first = selection.from_chunk if selection.from_chunk is not None else min(selection.chunks or [1])
+    if session_from is not None and first == 1:
+        raise ConfigError(
+            "--session-from: a run from chunk 1 starts with no saved session; give it with "
+            "--from-chunk N or --chunk N (N > 1)"
+        )
     if runs_dir is not None and first > 1:
         session = find_session(store, runs_dir, agent.id, first - 1, session_from)
     known_vars = set(session.vars) if session else None
-    plan = compile_agent(agent, mode, selection, params, force=force, known_vars=known_vars)
+    withheld = session.withheld_vars if session else frozenset()
+    plan = compile_agent(
+        agent, mode, selection, params, force=force, known_vars=known_vars, withheld_vars=withheld
+    )
     check_secret_hosts(plan, env_secret_hosts(plan.secret_uses))
     return Prepared(agent, plan, session)
 

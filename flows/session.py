@@ -6,7 +6,8 @@ it holds login cookies). ``agentctl run --from-chunk N`` loads the file of chunk
 given with ``--session-from``, or of this agent's latest run that has one — so a failure in chunk 7
 does not mean signing in again by hand. Everything is stored masked: a secret, or a value derived
 from one, is never written — a page URL that carries one is kept as ``…***…`` and not reopened (the
-next chunk then starts on a blank page, and says so).
+next chunk then starts on a blank page, and says so), and a var that holds one is left out (a
+resume whose chunks use it is refused before it starts).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class SavedSession:
     storage_state: dict[str, Any]
     url: str | None
     vars: dict[str, Any]
+    withheld_vars: frozenset[str] = frozenset()
+    """Vars the run had that held a secret: not kept, so not restored (a resume that needs one is
+    refused, naming the chunk that saves it)."""
 
 
 def session_file(runs_dir: Path, run_id: uuid.UUID | str, after_order: int) -> Path:
@@ -68,9 +72,15 @@ async def save_session(
     if state is None:
         return None
     path = session_file(runs_dir, run_id, after_order)
-    payload: dict[str, Any] = {"storage_state": state, "url": url or browser.url, "vars": vars_}
+    # A var that held a secret is left out rather than kept masked: restored, "***" would be sent
+    # on as if it were the value (a relayed webhook answer, a field's text).
+    withheld = sorted(name for name, value in vars_.items() if masker and masker.mask_data(value) != value)
+    kept = {name: value for name, value in vars_.items() if name not in withheld}
+    payload: dict[str, Any] = {"storage_state": state, "url": url or browser.url, "vars": kept}
     if masker:
         payload = masker.mask_data(payload)
+    if withheld:
+        payload["withheld_vars"] = withheld
     text = json.dumps(payload)  # json.dump to a file takes the pure-Python encoder: 4x slower
     # The file system calls go to a worker thread: made on the event loop, each of them handed the
     # interpreter to Prefect's and the store's threads at a chunk's end, and the five took 1.9 ms
@@ -133,10 +143,19 @@ def find_session(
                     after_order + 1,
                 )
                 url = None
-            return SavedSession(path, run_id, after_order, data["storage_state"], url, data.get("vars", {}))
+            return SavedSession(
+                path,
+                run_id,
+                after_order,
+                data["storage_state"],
+                url,
+                data.get("vars", {}),
+                frozenset(data.get("withheld_vars", ())),
+            )
     if run_ref is not None:
         raise ConfigError(f"--session-from: run {run_ref} kept no session after chunk {after_order}")
-    logger.info(
+    # A warning, shown by the command line: chunk N usually needs the page and sign-in N-1 left.
+    logger.warning(
         "no earlier run of this agent kept a session after chunk %s; starting without one", after_order
     )
     return None

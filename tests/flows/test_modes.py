@@ -345,6 +345,68 @@ def test_from_chunk_starts_with_the_session_of_the_earlier_run(
     assert explicit.is_failed()
 
 
+def test_a_resume_never_sends_on_a_var_that_held_a_secret(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    base_url: str,
+    site: LocalSite,
+    secret_env: str,
+) -> None:
+    """A webhook's answer echoing a secret was saved in the session masked, and ``--from-chunk``
+    restored it: the next call sent ``***`` on as the value, and the run said Completed."""
+    import json
+
+    hook = f"{base_url}/receive/relay"
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Send the token",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/records"},
+                    {
+                        "type": "http",
+                        "url": hook,
+                        "json": {"token": "{{ secrets.DEMO_PASSWORD }}"},
+                        "var": "sent",
+                    },
+                    {"type": "http", "url": hook, "json": {"plain": "words"}, "var": "plain"},
+                ],
+            },
+            {
+                "name": "Relay the answer",
+                "actions": [{"type": "http", "url": hook, "json": {"again": "{{ vars.sent.json.echo }}"}}],
+            },
+            {
+                "name": "Relay the plain one",
+                "actions": [{"type": "http", "url": hook, "json": {"again": "{{ vars.plain.json.echo }}"}}],
+            },
+        ],
+    )
+    first = run_flow(agent)
+    assert first.is_completed(), first.message
+    saved = json.loads(
+        (
+            get_settings().runs_dir() / str(first.state_details.flow_run_id) / "session-after-01.json"
+        ).read_text()
+    )
+    assert sorted(saved["vars"]) == ["plain"]
+    assert saved["withheld_vars"] == ["sent"]
+    sent_before = len(site.requests)
+
+    resumed = run_flow(agent, from_chunk=2)
+    assert resumed.is_failed()
+    assert "{{ vars.sent }} held a secret" in resumed.message
+    assert "run from chunk 1, which saves it" in resumed.message
+    assert len(site.requests) == sent_before  # nothing was sent
+    # A resume that does not need it still runs, with the vars the session kept.
+    alone = run_flow(agent, chunks=[3])
+    assert alone.is_completed(), alone.message
+    assert json.loads(site.requests[-1]["body"]) == {"again": '{"plain":"words"}'}
+    assert all("***" not in r["body"] for r in site.requests)
+
+
 def test_needs_review_blocks_automatic_mode_unless_forced(
     sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: Callable[..., Any], base_url: str
 ) -> None:
@@ -467,3 +529,36 @@ def test_two_people_answering_one_pause_approve_one_chunk_not_two(
     assert "p2" not in site.hits
     resume(second.flow_run_id, {"decision": "abort", "note": "done"})
     flow.result()
+
+
+def test_a_resume_without_a_saved_session_warns_and_session_from_needs_a_resume(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, base_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both were silent: ``--from-chunk 3`` of an agent no run had reached said why chunk 3 found
+    no page only in Prefect's logs, and ``--session-from`` with a run from chunk 1 was ignored, a
+    mistyped run id too."""
+    from agents_store.errors import ConfigError
+    from flows.plan import Selection
+    from flows.preflight import prepare_run
+
+    agent = make_agent(sqlite_engine_store, page_chunks(base_url, 3))
+    runs_dir = get_settings().runs_dir()
+    with caplog.at_level("WARNING", logger="agentctl.session"):
+        prepared = prepare_run(
+            sqlite_engine_store, str(agent.id), "automatic", Selection(from_chunk=3), None, runs_dir=runs_dir
+        )
+    assert prepared.session is None
+    assert "no earlier run of this agent kept a session after chunk 2; starting without one" in caplog.text
+    for selection in (Selection(), Selection(from_chunk=1), Selection(chunks=[1, 3])):
+        with pytest.raises(
+            ConfigError, match="--session-from: a run from chunk 1 starts with no saved session"
+        ):
+            prepare_run(
+                sqlite_engine_store,
+                str(agent.id),
+                "automatic",
+                selection,
+                None,
+                runs_dir=runs_dir,
+                session_from="nope",
+            )

@@ -38,7 +38,8 @@ async def list_pending(ctx: Ctx, user: User) -> list[RunOut]:
 )
 async def decide(ctx: Ctx, user: User, flow_run_id: uuid.UUID, body: DecisionIn) -> DecisionOut:
     """Approve, skip or abort a chunk (verification mode); continue, run_to_end, retry or abort
-    after one (debugging mode). 409 when the run is not waiting (any more)."""
+    after one (debugging mode). 409 when the run is not waiting (any more), or waits at another
+    pause than ``pause_key`` (the page's), so a late click never answers the next chunk."""
     from flows.decisions import send_decision
 
     found = await asyncio.to_thread(find_run, ctx, flow_run_id, user)
@@ -47,6 +48,14 @@ async def decide(ctx: Ctx, user: User, flow_run_id: uuid.UUID, body: DecisionIn)
     if record is None or not awaiting:
         state = record.status.value if record else "Starting"
         raise ApiError(409, "not_paused", f"run {flow_run_id} is not waiting for a decision (it is {state})")
+    if body.pause_key is not None and body.pause_key != awaiting.get("key"):
+        # The page showed an earlier pause: someone answered it, and this answer was meant for it.
+        raise ApiError(
+            409,
+            "answered",
+            f"someone answered it first: run {flow_run_id} now waits at {awaiting.get('chunk')} "
+            f"({awaiting.get('kind')}); your answer was not sent — look at that chunk before answering",
+        )
     allowed = DECISIONS.get(str(awaiting.get("kind")), [])
     if body.decision not in allowed:
         raise ApiError(

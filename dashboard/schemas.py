@@ -299,6 +299,12 @@ class LogsOut(BaseModel):
 class DecisionIn(_Request):
     decision: Literal["approve", "skip", "abort", "continue", "run_to_end", "retry"]
     note: str = Field(default="", max_length=2000)
+    pause_key: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The pause answered (the run's ``awaiting.key``): when the run has moved on to "
+        "another pause since, the answer is refused (409) rather than applied to that one.",
+    )
 
 
 class DecisionOut(BaseModel):

@@ -169,6 +169,9 @@ function approvalBox(run) {
   const form = el("form");
   Object.assign(form.dataset, { api: `/api/runs/${run.flow_run_id}/decision`, method: "POST", then: "stay" });
   const buttons = el("div", { className: "buttons" }, [
+    // The pause this box shows: answered late (someone else moved the run on), it is refused
+    // rather than applied to the next chunk.
+    el("input", { type: "hidden", name: "pause_key", value: a.key }),
     el("input", { name: "note", placeholder: "Note (optional)", maxLength: 2000 }),
   ]);
   for (const decision of a.decisions) {

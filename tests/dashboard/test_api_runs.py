@@ -178,13 +178,24 @@ async def test_verification_mode_waits_for_approvals(
         == "decision"
     )
 
+    first_key = first["awaiting"]["key"]
     skipped = await api.post(
-        f"/api/runs/{run_id}/decision", json={"decision": "skip", "note": "no hook today"}
+        f"/api/runs/{run_id}/decision",
+        json={"decision": "skip", "note": "no hook today", "pause_key": first_key},
     )
     assert skipped.status_code == 200, skipped.text
     assert skipped.json()["chunk"] == first["awaiting"]["chunk"]
-    await until("the approval of chunk 2", lambda: pending_at(2))
-    assert (await api.post(f"/api/runs/{run_id}/decision", json={"decision": "approve"})).status_code == 200
+    second = await until("the approval of chunk 2", lambda: pending_at(2))
+    # A second person's page still shows chunk 1: their late answer is refused, not given to chunk 2.
+    late_for_first = await api.post(
+        f"/api/runs/{run_id}/decision", json={"decision": "abort", "pause_key": first_key}
+    )
+    refused = error_of(late_for_first, 409)
+    assert refused["code"] == "answered"
+    assert "someone answered it first" in str(refused["message"])
+    assert (await api.get(f"/api/runs/{run_id}")).json()["run"]["awaiting"]["order"] == 2
+    answer = {"decision": "approve", "pause_key": second["awaiting"]["key"]}
+    assert (await api.post(f"/api/runs/{run_id}/decision", json=answer)).status_code == 200
 
     async def done() -> dict[str, Any] | None:
         live = (await api.get(f"/api/runs/{run_id}")).json()

@@ -151,7 +151,10 @@ async def test_the_main_path(
     await expect(approval).to_contain_text("Waiting for approval: 01 · Open the sales page")
     await expect(approval).to_contain_text(f'goto url="{base_url}/page/sales"')
     assert await status_of(page, 1) == "Awaiting Approval"
-    await approval.get_by_role("button", name="Approve").click()
+    async with page.expect_request("**/decision") as sent:
+        await approval.get_by_role("button", name="Approve").click()
+    # The answer names the pause it was given for: a late one is refused, not applied to the next.
+    assert (await sent.value).post_data_json["pause_key"].startswith("approve-")
     await expect(page.locator('tr[data-order="1"] [data-role="status"]')).to_have_text("Completed")
 
     # the pending approvals page lists the next one
@@ -161,7 +164,9 @@ async def test_the_main_path(
     await expect(page.get_by_test_id("pending-count")).to_have_text("1")
     await shot(page, "approvals")
     await pending.get_by_placeholder("Note (optional)").fill("let it fail, to see the screenshot")
-    await pending.get_by_role("button", name="Approve").click()
+    async with page.expect_request("**/decision") as sent:
+        await pending.get_by_role("button", name="Approve").click()
+    assert (await sent.value).post_data_json["pause_key"].startswith("approve-")
     await expect(page.get_by_test_id("no-pending")).to_be_visible()
 
     # the failure: its row on the run page, then its screenshot on the agent's page

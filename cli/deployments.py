@@ -220,6 +220,10 @@ def trigger(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait until the run ends; exit 0 only if it completed.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Run chunks marked Needs Review without approval (automatic mode)."),
+    ] = False,
 ) -> None:
     """Start a run of the agent's deployment (a worker or `agentctl serve` runs it); prints its id and URL."""
     from cli._prefect import flow_run_url, note_prefect_mode
@@ -230,7 +234,9 @@ def trigger(
     store = state.store()
     agent = store.get(store.resolve(ref))
     note_prefect_mode()
-    flow_run = asyncio.run(trigger_agent(store, agent, params=parse_params(param) or None, mode=mode))
+    flow_run = asyncio.run(
+        trigger_agent(store, agent, params=parse_params(param) or None, mode=mode, force=force)
+    )
     url = flow_run_url(flow_run.id)
     out_console.print(f"flow run {flow_run.id}" + (f"  {url}" if url else ""), markup=False)
     if wait:

@@ -299,12 +299,15 @@ async def trigger_agent(
     *,
     params: dict[str, Any] | None = None,
     mode: str | None = None,
+    force: bool = False,
 ) -> Any:
     """Create a flow run of the agent's deployment (``run_deployment``) and return it at once.
 
     Raises:
         NoDeployment: the agent was never deployed.
         ConfigError: a param or mode the agent does not take (checked before anything starts).
+        RunRefused: the run would refuse to start (an automatic run with chunks that need review,
+            unless ``force``): said here, not in a worker's log after the run was queued.
     """
     from prefect import get_client
     from prefect.deployments.flow_runs import arun_deployment
@@ -319,11 +322,15 @@ async def trigger_agent(
             f"agent {agent.name!r} has no deployment yet: run `agentctl deploy {str(agent.id)[:8]}` "
             "(for workers) or `agentctl serve`"
         )
+    run_mode = mode or str((deployment.parameters or {}).get("mode") or "automatic")
+    compile_agent(agent, run_mode, Selection(), params, force=force)
     parameters: dict[str, Any] = {}
     if params:
         parameters["params"] = params
     if mode:
         parameters["mode"] = mode
+    if force:
+        parameters["force"] = True
     return await arun_deployment(deployment.id, parameters=parameters, timeout=0)
 
 

@@ -268,6 +268,19 @@ def test_trigger_with_wait_and_the_documented_rest_example(
     assert bad.returncode == 1
     assert "error: --param: nope not a param" in bad.stderr
 
+    # A run the flow would refuse is refused here: it was queued, and failed in serve's log.
+    gated_chunks = page_chunks(base_url)
+    gated_chunks[1]["status"] = "Needs Review"
+    gated = import_agent(served, tmp_path, "Gated", gated_chunks)
+    wait_for("serve to deploy the gated agent", lambda: deployment_of(served, gated), timeout=30)
+    refused = agentctl(served, "trigger", gated)
+    assert refused.returncode == 1
+    assert "needs review" in refused.stderr
+    assert "flow run" not in refused.stdout
+    forced = agentctl(served, "trigger", gated, "--force", "--param", "page=forced", "--wait")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert site.hits["forced"] == 1
+
 
 def test_verification_through_a_deployment_run(served: dict[str, str], tmp_path: Path, base_url: str) -> None:
     agent_id = import_agent(served, tmp_path, "Verified", page_chunks(base_url))

@@ -3,7 +3,8 @@
 Only HTTP is needed: find the agent's deployment by name, create a flow run from it, poll the run's
 state, and read the chunk table the run published as an artifact.
 
-    python docs/examples/trigger_via_rest.py http://127.0.0.1:4200/api run-agent/record-a-sale-and-tell-zapier base_url=http://…
+    python docs/examples/trigger_via_rest.py http://127.0.0.1:4200/api \
+        run-agent/record-a-sale-and-tell-zapier base_url=http://…
 """
 
 from __future__ import annotations

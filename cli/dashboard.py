@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import Annotated
 
 import typer
@@ -45,6 +46,22 @@ def serve_dashboard(
     shown = f"[{host}]" if ":" in host else host
     sign_in = "local user, no sign-in" if access.open else "sign-in: " + " or ".join(access.modes)
     err_console.print(f"agentctl dashboard on http://{shown}:{port}  ({sign_in})", markup=False)
+    _exit_cleanly_on_sigterm()
     # httptools: h11, uvicorn's pure-Python parser, was a sixth of the server's CPU per API request.
     # The event loop stays asyncio's: runs launched here (Prefect, Playwright) share it.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, http="httptools")
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM (systemd, Docker, a supervisor) end the process as Ctrl+C does.
+
+    uvicorn shuts down on SIGTERM, then raises the signal again with the handler it found: Python's
+    default, which ends the process at once, skipping the exit handlers — among them the one that
+    stops the temporary Prefect server of embedded mode, which was left running, orphaned. Found
+    with this handler instead, the signal ends the process through ``SystemExit``.
+    """
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)

@@ -4,6 +4,7 @@ and kept out of the other commands' imports."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -80,3 +81,86 @@ def test_the_command_serves_the_dashboard_with_a_token(tmp_path: Path) -> None:
         process.terminate()
         _, err = process.communicate(timeout=15)
     assert f"agentctl dashboard on http://127.0.0.1:{port}  (sign-in: token)" in err
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``, with their command lines."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found[int(entry.name)] = command
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_the_temporary_prefect_server_of_its_runs(tmp_path: Path) -> None:
+    """Stopped by SIGTERM (systemd, Docker), the dashboard left embedded mode's Prefect server
+    running, orphaned, holding its port: uvicorn re-raised the signal with Python's default handler,
+    which skips the exit handlers."""
+    port = _free_port()
+    env = {**os.environ, "AGENTCTL_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    for name in ("AGENTCTL_DATABASE_URL", "PREFECT_API_URL", "AGENTCTL_DASHBOARD_TOKEN"):
+        env.pop(name, None)
+    agent = tmp_path / "wait.yaml"
+    agent.write_text(
+        "schema_version: 1\nname: Wait\nloom_url: https://www.loom.com/share/4f3c2a1b0d9e8f7a6b5c4d3e2f1a0b9c\n"
+        "chunks:\n- name: Wait\n  actions: [{type: sleep, seconds: 0}]\n",
+        encoding="utf-8",
+    )
+    imported = subprocess.run(
+        [*AGENTCTL, "import", str(agent)], check=False, env=env, capture_output=True, text=True
+    )
+    assert imported.returncode == 0, imported.stderr
+    agent_id = imported.stdout.strip()
+    log = tmp_path / "dashboard.log"
+    process = subprocess.Popen(
+        [*AGENTCTL, "dashboard", "--port", str(port)], env=env, stderr=log.open("w"), text=True
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=60) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    csrf = client.get("/api/session").json()["csrf_token"]
+                    break
+                except httpx.ConnectError:
+                    assert process.poll() is None, log.read_text()
+                    assert time.monotonic() < deadline, "the dashboard did not start"
+                    time.sleep(0.2)
+            started = client.post(f"/api/agents/{agent_id}/runs", json={}, headers={"X-CSRF-Token": csrf})
+            assert started.status_code in (200, 201, 202), started.text
+            run_id = started.json()["flow_run_id"]
+        # The run's end as Prefect has it (its final state comes after the store's record).
+        server = re.search(r"Starting temporary server on (http://\S+)", log.read_text())
+        assert server, log.read_text()
+        deadline = time.monotonic() + 90
+        while httpx.get(f"{server[1]}/api/flow_runs/{run_id}").json()["state_type"] != "COMPLETED":
+            assert time.monotonic() < deadline, "the run did not complete"
+            time.sleep(0.3)
+        servers = [pid for pid, command in _children(process.pid).items() if "prefect" in command]
+        assert servers, f"no temporary Prefect server under the dashboard: {_children(process.pid)}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode == 0, log.read_text()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in servers):
+        assert time.monotonic() < deadline, (
+            f"the temporary Prefect server outlived the dashboard: {log.read_text()}"
+        )
+        time.sleep(0.2)

@@ -65,7 +65,7 @@ def export_to_git(
     url = remote_url(remote)
     with tempfile.TemporaryDirectory(prefix="agentctl-export-") as tmp:
         git = _Git(Path(tmp), url)
-        branch, head = git.branch_head(branch)
+        branch, head, exists = git.branch_head(branch)
         plan = prepare_export(
             store,
             agent_id,
@@ -81,6 +81,9 @@ def export_to_git(
         changed = head is None or tree != git.tree_of(head)
         commit = git.commit(tree, head, plan.message, author) if changed else head
         assert commit is not None  # no head means a new tree, hence a commit
+        # A new branch whose files equal the default branch's is still made (at that commit): the
+        # export is recorded on it, and someone will look for it there.
+        changed = changed or not exists
         if changed:
             git.push(commit, f"refs/heads/{branch}")
         tag, warnings = git.tag(plan.tag, commit)
@@ -141,8 +144,9 @@ class _Git:
         except subprocess.TimeoutExpired as e:
             raise GitCommandFailed(f"git {args[0]} took more than {_TIMEOUT_SECONDS} s; gave up") from e
 
-    def branch_head(self, branch: str | None) -> tuple[str, str | None]:
-        """The branch to export to (default: the remote's default branch) and the commit to build on."""
+    def branch_head(self, branch: str | None) -> tuple[str, str | None, bool]:
+        """The branch to export to (default: the remote's default branch), the commit to build on,
+        and whether the branch exists on the remote yet."""
         listing = self.run("ls-remote", "--symref", self.remote, "HEAD", "refs/heads/*")
         heads: dict[str, str] = {}
         default = None
@@ -157,9 +161,9 @@ class _Git:
         branch = branch or (default if default in heads or not heads else None) or _DEFAULT_BRANCH
         start = branch if branch in heads else default if default in heads else None
         if start is None:
-            return branch, None  # an empty repository (or a new branch with no default to start from)
+            return branch, None, False  # an empty repository (or a new branch with no default to start from)
         self.run("fetch", "--quiet", "--no-tags", "--depth=1", self.remote, f"refs/heads/{start}")
-        return branch, self.run("rev-parse", "FETCH_HEAD^{commit}")
+        return branch, self.run("rev-parse", "FETCH_HEAD^{commit}"), branch in heads
 
     def _unborn_head(self) -> str | None:
         """The branch an empty repository on this machine would check out (its ``HEAD``, unborn).
@@ -171,7 +175,8 @@ class _Git:
         if not self.remote.startswith("file://"):
             return None
         path = Path(unquote(urlparse(self.remote).path))
-        found = self._exec(("--git-dir", str(path), "symbolic-ref", "--quiet", "--short", "HEAD"), bare=False)
+        # -C, not --git-dir: a repository with a work tree keeps its HEAD in .git/ (it got ``main``).
+        found = self._exec(("-C", str(path), "symbolic-ref", "--quiet", "--short", "HEAD"), bare=False)
         return found.stdout.decode("utf-8", "replace").strip() or None if found.returncode == 0 else None
 
     def write_tree(self, head: str | None, plan: ExportPlan) -> str:
@@ -249,5 +254,12 @@ def _failure(command: str, remote: str, stderr: str) -> Exception:
         return ExportConflict(
             f"the branch on {remote} moved while exporting (someone pushed meanwhile); nothing was changed: "
             "run the export again"
+        )
+    if command == "push" and "refusing to update checked out branch" in lowered:
+        return GitCommandFailed(
+            f"{remote} has the branch checked out in its work tree, and git does not push to a "
+            "checked-out branch: export to a bare repository (git init --bare) and pull from it, or "
+            "give --branch with another branch",
+            stderr,
         )
     return GitCommandFailed(f"git {command} failed for {remote}: {said or 'no message'}", stderr)

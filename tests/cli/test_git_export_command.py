@@ -96,6 +96,58 @@ def test_git_export_to_an_empty_local_repository_lands_on_its_own_head_branch(
     assert master.git("rev-parse", "--verify", "--quiet", "refs/heads/main", check=False).returncode != 0
 
 
+def test_git_export_to_a_repository_with_a_work_tree_says_how_to_do_it(
+    agentctl: CliRunner, tmp_path: Path
+) -> None:
+    """``git init`` (not bare): its HEAD is read from ``.git`` — it was looked for in the folder
+    itself, not found, and the export went to a new ``main`` beside the unborn ``master``, which
+    stayed empty. Git refuses a push to a checked-out branch: the error says what to do instead."""
+    import subprocess
+
+    work = tmp_path / "work"
+    subprocess.run(["git", "init", "--quiet", "--initial-branch", "master", str(work)], check=True)
+    agent_id = _agent(agentctl, tmp_path, agent_doc("Ship orders", chunks=1))
+
+    def heads() -> list[str]:
+        listed = subprocess.run(
+            ["git", "-C", str(work), "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return listed.stdout.split()
+
+    refused = agentctl("export", agent_id, "--git", str(work))
+
+    assert refused.code == 1
+    assert refused.err.count("\n") == 1
+    assert "has the branch checked out in its work tree" in refused.err
+    assert "git init --bare" in refused.err
+    assert heads() == []
+    aside = agentctl("export", agent_id, "--git", str(work), "--branch", "agents")
+    assert aside.code == 0, aside.err
+    assert heads() == ["agents"]
+
+
+def test_git_export_to_a_new_branch_makes_it_even_without_a_change(
+    agentctl: CliRunner, tmp_path: Path, bare: BareRepo
+) -> None:
+    """Exported to the default branch, then to a new one: "no change" was said and no branch made,
+    while the export was recorded on it."""
+    agent_id = _agent(agentctl, tmp_path, agent_doc("Branched", chunks=1))
+    first = agentctl("export", agent_id, "--git", str(bare.path))
+    assert first.code == 0, first.err
+    default = bare.out("symbolic-ref", "--short", "HEAD")
+
+    review = agentctl("export", agent_id, "--git", str(bare.path), "--branch", "review")
+
+    assert review.code == 0, review.err
+    assert "no change" not in review.out + review.err
+    assert git_log(bare, "review") == git_log(bare, default)
+    again = agentctl("export", agent_id, "--git", str(bare.path), "--branch", "review")
+    assert "no change" in again.out + again.err
+
+
 def test_git_export_builds_on_the_branch_and_moves_a_renamed_agent(
     agentctl: CliRunner, tmp_path: Path, bare: BareRepo
 ) -> None:

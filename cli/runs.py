@@ -16,7 +16,7 @@ from cli._options import AgentRef, ModeOption, ParamsOption, RunRef
 from cli._render import STATUS_STYLE, print_json, run_refs
 
 if TYPE_CHECKING:
-    from agents_store.store import RunRecord
+    from agents_store.store import AgentStore, RunRecord
 
 __all__ = ["parse_params", "register", "use_store_of"]
 
@@ -61,7 +61,8 @@ def run_agent_command(
         ),
     ] = None,
 ) -> None:
-    """Run an agent now, with a live view of its chunks. Exit status 0 only if every chunk completed."""
+    """Run an agent now, with a live view of its chunks. Exit status 0 only if every chunk completed
+    (a chunk skipped in verification mode did not)."""
     from agents_store.errors import ConfigError
     from cli.approvals import reconcile_now
     from flows.plan import Selection
@@ -119,6 +120,27 @@ def run_agent_command(
         why = why_not_completed(state.store(), run_id, final)
         err_console.print(f"agentctl: run {final.name.lower()}: {why}", markup=False)
         raise typer.Exit(1)
+    skipped = _skipped_chunks(state.store(), run_id)
+    if skipped:
+        # Completed in Prefect, but not every chunk asked for ran: a script testing $? must know.
+        err_console.print(
+            f"agentctl: run completed, but skipped {skipped}: not every chunk ran", markup=False
+        )
+        raise typer.Exit(1)
+
+
+def _skipped_chunks(store: AgentStore, run_id: uuid.UUID | None) -> str:
+    """The chunks a person skipped in this run (its approval notes), as ``chunk 2 "Sign in", …``."""
+    from agents_store.errors import AgentNotFound
+
+    if run_id is None:
+        return ""
+    try:
+        notes = store.get_run(run_id).notes
+    except AgentNotFound:
+        return ""
+    skipped = [n for n in notes if n.get("kind") == "approval" and n.get("decision") == "skip"]
+    return ", ".join(f"chunk {n.get('chunk') or n.get('order')}" for n in skipped)
 
 
 def use_store_of(state: CliState) -> None:

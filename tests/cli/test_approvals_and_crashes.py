@@ -111,6 +111,18 @@ def test_pending_and_approve_answer_a_verification_run(
     assert again.returncode == 1
     assert "not waiting for a decision" in again.stderr
 
+    # Completed, with a chunk skipped: not every chunk ran, and the exit status says so.
+    run = start_verification_run(cli_env, agent_id)
+    try:
+        for order, answer in ((1, ()), (2, ("--skip",)), (3, ())):
+            pending = wait_for(f"chunk {order} to wait for approval", lambda order=order: pending_at(order))
+            assert agentctl(cli_env, "approve", pending["flow_run_id"], *answer).returncode == 0
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 1, err
+    assert "run completed, but skipped chunk 02 · Page 2: not every chunk ran" in err
+
 
 @pytest.mark.slow  # three temporary Prefect servers one after another: about a minute
 def test_pending_and_approve_in_embedded_mode_say_why_they_wait(

@@ -406,13 +406,28 @@ def _message(detail: ErrorDetails, field: str) -> str:
     if kind == "string_type" and isinstance(given, bool | int | float):
         return f"{field}: {_quote_hint(given)}"
     if kind in ("int_type", "float_type", "bool_type") and isinstance(given, str):
-        msg += f", not the text {_short(given, 20)!r}: write it without quotes"
+        msg += f", not the text {_short(given, 20)!r}: {_number_hint(given)}"
     elif kind in ("int_type", "float_type") and isinstance(given, bool):
         msg += f", not {str(given).lower()}"
     if kind.startswith("value_error") or kind == "assertion_error":
         msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     msg = msg[:1].lower() + msg[1:]
     return f"{field}: {msg}" if field else msg
+
+
+def _number_hint(given: str) -> str:
+    """A number or boolean was expected and the document holds text: quoted, or a form YAML reads as text.
+
+    YAML 1.1 (PyYAML, and so this loader) reads an exponent without a dot and a sign as text: ``1e4``
+    is the string "1e4", and "write it without quotes" sent the author looking for quotes there were none of.
+    """
+    try:
+        number = float(given)
+    except ValueError:
+        return "write it without quotes"
+    if "e" in given.lower() and number.is_integer() and abs(number) < 1e15:
+        return f"YAML reads {given.strip()} as text: write the number out ({int(number)})"
+    return "write it without quotes"
 
 
 def _quote_hint(given: bool | int | float) -> str:
@@ -422,7 +437,7 @@ def _quote_hint(given: bool | int | float) -> str:
         why = "YAML reads yes, no, on, off, true and false as booleans"
     else:
         what = f"the number {given}"
-        why = "YAML reads 0123, 1e3 or 12:30 as numbers"
+        why = "YAML reads 0123, 1.5 or 12:30 as numbers"
     return f"text expected, not {what}: write the value in quotes; unquoted, {why}"
 
 

@@ -157,7 +157,21 @@ def test_yaml_booleans_and_numbers_where_text_belongs_get_a_hint_to_quote_them()
         "name: text expected, not the boolean true: write the value in quotes; unquoted, YAML reads "
         "yes, no, on, off, true and false as booleans",
         "chunk 1, action 1 (fill): value: text expected, not the number 83: write the value in quotes; "
-        "unquoted, YAML reads 0123, 1e3 or 12:30 as numbers",
+        "unquoted, YAML reads 0123, 1.5 or 12:30 as numbers",
+    ]
+
+
+def test_a_number_with_an_exponent_yaml_reads_as_text_gets_the_right_hint() -> None:
+    """``1e4`` is text to YAML 1.1: the hint said "write it without quotes" where there were none."""
+    text = (
+        f"name: n\nloom_url: {LOOM}\nsettings: {{action_timeout_ms: 1e4}}\n"
+        "chunks:\n- actions: [{type: sleep, seconds: 2}]\n"
+    )
+    with pytest.raises(InvalidAgent) as caught:
+        load_definition(text)
+    assert caught.value.problems == [
+        "settings.action_timeout_ms: input should be a valid integer, not the text '1e4': YAML reads 1e4 as "
+        "text: write the number out (10000)"
     ]
 
 

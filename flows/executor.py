@@ -186,7 +186,8 @@ class RunExecutor:
                 outcome.trace = str(await stop_trace_chunk(runtime.browser, path, runtime.masker))
             if self.mode == "debugging" and runtime.browser.started:
                 page = await runtime.browser.page()
-                shot = runtime.artifacts_dir / f"chunk-{step.order:02d}-end.png"
+                attempt = runtime.attempts.get(step.order, 0)
+                shot = runtime.artifacts_dir / f"chunk-{step.order:02d}-end-attempt-{attempt}.png"
                 end_shot = str(
                     await screenshot_page(page, shot, runtime.sensitive_locators, runtime.masker.values)
                 )

@@ -71,7 +71,8 @@ async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
             outcome = await _run_action(step, index, action, runtime)
             _note(result, index, outcome)
             if runtime.debug and isinstance(action, BrowserAction):
-                shot = await _screenshot(runtime, step, f"action-{index + 1:02d}")
+                # Per attempt, as traces are: a retried chunk's first screenshots are what to compare.
+                shot = await _screenshot(runtime, step, f"action-{index + 1:02d}-attempt-{attempt}")
                 result.screenshots.append(str(shot))
     except Exception as error:
         details = await _failure_details(step, attempt, index, action, error, runtime, str(task_run.id or ""))

@@ -212,7 +212,17 @@ def test_debugging_traces_screenshots_and_step_decisions(
         "chunk-03-trace-1.zip",
     ):
         assert name in files, files
-    for name in ("chunk-01-action-01.png", "chunk-01-action-03.png", "chunk-01-end.png", "chunk-03-end.png"):
+    for name in (
+        "chunk-01-action-01-attempt-1.png",
+        "chunk-01-action-03-attempt-1.png",
+        "chunk-01-end-attempt-1.png",
+        "chunk-03-end-attempt-1.png",
+        # Retried by a person: the first attempt's screenshots are kept beside the second's.
+        "chunk-02-action-01-attempt-1.png",
+        "chunk-02-action-01-attempt-2.png",
+        "chunk-02-end-attempt-1.png",
+        "chunk-02-end-attempt-2.png",
+    ):
         assert name in files, files
     with zipfile.ZipFile(get_settings().runs_dir() / str(run.flow_run_id) / "chunk-01-trace-1.zip") as trace:
         names = trace.namelist()

@@ -83,7 +83,7 @@ def list_pending(
             Column("CHUNK", floor=12),
             Column("WAITS FOR"),
             Column("SINCE", kind="time"),
-            Column("WHAT IT WILL DO", floor=20),
+            Column("ACTIONS", floor=20),  # to run (approval) or just run (step decision)
         ),
         [],
     )
@@ -127,7 +127,8 @@ def _decide(state: CliState, ref: str, kind: str, decision: str, note: str) -> R
         raise ConfigError(f"run {run_id} is not waiting for a decision (it is {record.status.value})")
     if awaiting.get("kind") != kind:
         other = "agentctl approve" if awaiting.get("kind") == "approval" else "agentctl step"
-        raise ConfigError(f"run {run_id} waits for a {awaiting.get('kind')} decision: use {other}")
+        waits_for = "an approval" if awaiting.get("kind") == "approval" else "a step decision"
+        raise ConfigError(f"run {run_id} waits for {waits_for}: use {other}")
     note_prefect_mode()
     asyncio.run(send_decision(run_id, {"decision": decision, "note": note}, pause_key=awaiting.get("key")))
     return record

@@ -58,10 +58,11 @@ async def decide(ctx: Ctx, user: User, flow_run_id: uuid.UUID, body: DecisionIn)
         )
     allowed = DECISIONS.get(str(awaiting.get("kind")), [])
     if body.decision not in allowed:
+        waits_for = "an approval" if awaiting.get("kind") == "approval" else "a step decision"
         raise ApiError(
             422,
             "invalid",
-            f"decision: this run waits for a {awaiting.get('kind')} decision: {', '.join(allowed)}",
+            f"decision: this run waits for {waits_for}: {', '.join(allowed)}",
             field="decision",
         )
     decision = {"decision": body.decision, "note": body.note}

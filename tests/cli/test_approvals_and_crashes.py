@@ -85,7 +85,7 @@ def test_pending_and_approve_answer_a_verification_run(
 
         wrong = agentctl(cli_env, "step", run_ref)
         assert wrong.returncode == 1
-        assert "use agentctl approve" in wrong.stderr
+        assert "waits for an approval: use agentctl approve" in wrong.stderr
 
         approved = agentctl(cli_env, "approve", run_ref, "--note", "looks right")
         assert approved.returncode == 0, approved.stderr

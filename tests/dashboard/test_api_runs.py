@@ -173,6 +173,7 @@ async def test_verification_mode_waits_for_approvals(
     assert (await api.get(f"/api/runs/{run_id}")).json()["chunks"][0]["status"] == "Awaiting Approval"
     wrong = error_of(await api.post(f"/api/runs/{run_id}/decision", json={"decision": "continue"}), 422)
     assert wrong["field"] == "decision"
+    assert wrong["message"] == "decision: this run waits for an approval: approve, skip, abort"
     assert (
         error_of(await api.post(f"/api/runs/{run_id}/decision", json={"decision": "maybe"}), 422)["field"]
         == "decision"

@@ -150,9 +150,20 @@ def _body_of(exc: Exception) -> tuple[int, ErrorBody, dict[str, str] | None]:
             return 400, ErrorBody(code="bad_request", message=message, problems=[message]), None
         problems = []
         field = None
+        seen: set[str] = set()
         for detail in exc.errors():
-            loc = [str(part) for part in detail.get("loc", ()) if part not in ("body", "query", "path")]
+            # A value matching no member of a union (``AgentStatus | Literal[""]``) fails once per
+            # member, each named in its loc (``str-enum[AgentStatus]``): one problem per field, the
+            # first member's, without those names — they are pydantic's, not the request's.
+            loc = [
+                str(part)
+                for part in detail.get("loc", ())
+                if part not in ("body", "query", "path") and "[" not in str(part)
+            ]
             where = ".".join(loc)
+            if where in seen:
+                continue
+            seen.add(where)
             field = field or where or None
             problems.append(f"{where}: {detail.get('msg', 'invalid')}" if where else detail.get("msg", ""))
         message = problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems)

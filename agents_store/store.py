@@ -418,16 +418,28 @@ class AgentStore(ABC):
     def duplicate(
         self, agent_id: uuid.UUID, *, user_id: uuid.UUID | None = None, author: str | None = None
     ) -> Agent:
-        """A new, independent agent with the same definition, named "<name> (copy)".
+        """A new, independent agent with the same definition, named "<name> (copy)" — or
+        "(copy 2)", "(copy 3)"… when the owner has that name already: two copies with one name could
+        not be told apart, nor named on the command line.
 
         Raises:
             AgentNotFound: no such agent (or not ``user_id``'s).
         """
         source = self.get(agent_id, user_id=user_id)
         definition = source.definition()
-        name = f"{definition.name} (copy)"
-        if len(name) > 200:
-            name = definition.name[: 200 - len("… (copy)")] + "… (copy)"
+        room = 200 - len(" (copy 99999)")  # a name has 200 characters at most
+        base = definition.name if len(definition.name) <= room else definition.name[: room - 1] + "…"
+        taken = {
+            a.name
+            for a in self.list_agents(
+                AgentQuery(text=f"{base} (copy", user_id=source.user_id, limit=1000)
+            ).items
+        }
+        name = f"{base} (copy)"
+        number = 2
+        while name in taken:
+            name = f"{base} (copy {number})"
+            number += 1
         copy = definition.model_copy(update={"name": name})
         return self.create(copy, user_id=source.user_id, author=author)
 

@@ -414,6 +414,14 @@ class StoreContract:
         assert {c.id for c in copy.chunks}.isdisjoint({c.id for c in agent.chunks})
         assert [c.status for c in copy.chunks] == [ChunkStatus.NOT_STARTED] * 2
         assert copy.definition().model_copy(update={"name": "Original"}) == agent.definition()
+        # Copied again, or a copy of a copy: each name tells them apart (two "(copy)" did not).
+        again = store.duplicate(agent.id)
+        assert again.name == "Original (copy 2)"
+        assert store.duplicate(copy.id).name == "Original (copy) (copy)"
+        assert store.duplicate(agent.id).name == "Original (copy 3)"
+        long = store.create(definition("L" * 200, chunks=1))
+        assert store.duplicate(long.id).name == "L" * 186 + "… (copy)"
+        assert store.duplicate(long.id).name == "L" * 186 + "… (copy 2)"
         store.save(copy.model_copy(update={"name": "Changed copy"}))
         store.delete(copy.id)
         assert store.get(agent.id).name == "Original"

@@ -82,6 +82,7 @@ class RunExecutor:
     failure: AgentctlError | None = None
     aborted: bool = False
     _step_pauses: dict[int, int] = field(default_factory=dict)
+    _approved: set[int] = field(default_factory=set)
     _pausing_steps: bool = False
     _saving: asyncio.Task[Path | None] | None = None
 
@@ -114,8 +115,14 @@ class RunExecutor:
         """Run chunk ``index`` with its pauses: True to stop, False to go on, None to run it again."""
         outcome = self.outcomes[index]
         step = outcome.step
-        if self.mode == "verification":
+        # Debugging mode pauses after each chunk; one that needs review is approved before, as in
+        # verification mode: it ran before anyone had looked at it (unless the run is forced).
+        approve_first = self.mode == "verification" or (
+            self.mode == "debugging" and step.needs_review and not self.plan.force
+        )
+        if approve_first and (self.mode == "verification" or step.order not in self._approved):
             decision = await self._approval(step)
+            self._approved.add(step.order)  # a debugging retry of it is not asked about again
             if decision == "skip":
                 outcome.status = "Skipped"
                 return False
@@ -123,7 +130,7 @@ class RunExecutor:
                 await self.sync.set_status(step, _not_run(step))
                 self._abort(step)
                 return True
-        unreviewed = step.needs_review and self.mode != "verification"  # run by --force
+        unreviewed = step.needs_review and not approve_first  # run by --force
         if unreviewed:  # before it starts: if the run dies in it, the mark is put back (reconcile)
             await self.sync.add_note(
                 {

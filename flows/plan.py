@@ -44,6 +44,8 @@ class RunPlan(BaseModel):
     secret_uses: dict[str, list[str]] = Field(default_factory=dict)
     """Secret name → where it is used (``chunk 2 "Log in", action 1``), for clear errors."""
     headless: bool = True
+    force: bool = False
+    """Chunks that need review run without anyone approving them first (``--force``)."""
 
     @property
     def orders(self) -> list[int]:
@@ -150,6 +152,7 @@ def compile_agent(
         steps=steps,
         secret_uses=secret_uses,
         headless=agent.settings.headless,
+        force=force,
     )
 
 

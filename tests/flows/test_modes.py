@@ -234,6 +234,57 @@ def test_debugging_traces_screenshots_and_step_decisions(
     assert steps == [(1, "continue"), (2, "retry"), (2, "run_to_end")]
 
 
+def test_debugging_mode_asks_approval_before_a_chunk_that_needs_review(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    prefect_harness: None,
+    chromium: str,
+    base_url: str,
+    site: LocalSite,
+) -> None:
+    """Debugging mode pauses after each chunk: a chunk marked Needs Review ran before anyone had
+    looked at its actions. It now waits for an approval first (a retry is not asked again)."""
+    chunks = page_chunks(base_url, 2)
+    chunks[1]["status"] = "Needs Review"
+    agent = make_agent(sqlite_engine_store, chunks)
+    flow = FlowThread(agent, mode="debugging")
+
+    def paused(kind: str, order: int, nth: int = 1) -> Callable[[], RunRecord | None]:
+        def check() -> RunRecord | None:
+            runs = sqlite_engine_store.list_runs(agent.id, status=RunStatus.PAUSED)
+            awaiting = runs[0].awaiting if runs else None
+            if not awaiting or (awaiting["kind"], awaiting["order"]) != (kind, order):
+                return None
+            return runs[0] if kind == "approval" or awaiting["key"].endswith(f"-{nth}") else None
+
+        return check
+
+    run = wait_for("the step after chunk 1", paused("step", 1))
+    resume(run.flow_run_id, {"decision": "continue", "note": ""})
+    wait_for("the approval of chunk 2, before it runs", paused("approval", 2))
+    assert site.hits["p2"] == 0
+    resume(run.flow_run_id, {"decision": "approve", "note": "read it"})
+    wait_for("the step after chunk 2", paused("step", 2))
+    resume(run.flow_run_id, {"decision": "retry", "note": ""})
+    wait_for("the step after chunk 2 again", paused("step", 2, 2))
+    resume(run.flow_run_id, {"decision": "continue", "note": ""})
+    state = flow.result()
+
+    assert state.is_completed(), state.message
+    assert site.hits["p2"] == 2
+    # Approved: reviewed, as in verification mode.
+    assert [c.status for c in sqlite_engine_store.get(agent.id).chunks] == [ChunkStatus.COMPLETED] * 2
+    notes = [
+        (n["kind"], n["order"], n["decision"]) for n in sqlite_engine_store.get_run(run.flow_run_id).notes
+    ]
+    assert notes == [
+        ("step", 1, "continue"),
+        ("approval", 2, "approve"),
+        ("step", 2, "retry"),
+        ("step", 2, "continue"),
+    ]
+
+
 def test_a_trace_of_a_chunk_that_types_a_secret_does_not_hold_it(
     sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,

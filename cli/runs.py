@@ -213,6 +213,16 @@ def resolve_run(state: CliState, ref: str) -> uuid.UUID:
     return state.store().resolve_run(ref)
 
 
+def _mode_of(state: CliState, run_id: uuid.UUID) -> str | None:
+    """The run's mode as the store recorded it (None for a run it has no record of)."""
+    from agents_store.errors import AgentNotFound
+
+    try:
+        return state.store().get_run(run_id).mode
+    except AgentNotFound:
+        return None
+
+
 def _require_known_run(state: CliState, run_id: uuid.UUID) -> None:
     """A full id names a run when this store recorded it or Prefect has the flow run (one just
     triggered, that no worker has started yet, has no record).
@@ -240,7 +250,12 @@ def _require_known_run(state: CliState, run_id: uuid.UUID) -> None:
 def show_logs(
     ctx: typer.Context,
     ref: RunRef,
-    level: Annotated[str, typer.Option("--level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level", help="DEBUG, INFO, WARNING or ERROR (default: DEBUG for a debugging run, else INFO)."
+        ),
+    ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Print new lines as they come, until the run ends.")
     ] = False,
@@ -252,11 +267,13 @@ def show_logs(
     from cli._prefect import note_prefect_mode
     from flows.run_logs import RunLogLine, follow_run_logs, read_run_logs
 
-    numeric = logging.getLevelName(level.upper())
+    numeric = logging.getLevelName(level.upper()) if level is not None else logging.INFO
     if not isinstance(numeric, int):
         raise ConfigError(f"--level: {level!r} is not DEBUG, INFO, WARNING or ERROR")
     state = state_of(ctx)
     run_id = resolve_run(state, ref)
+    if level is None and _mode_of(state, run_id) == "debugging":
+        numeric = logging.DEBUG  # a debugging run's verbose lines (each action, its time) are its point
     note_prefect_mode()
     _require_known_run(state, run_id)
 

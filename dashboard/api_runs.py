@@ -83,10 +83,12 @@ def get_run(ctx: Ctx, user: User, flow_run_id: uuid.UUID) -> RunStatusOut:
 async def get_logs(
     ctx: Ctx, user: User, flow_run_id: uuid.UUID, after: Annotated[int, Query(ge=0)] = 0
 ) -> LogsOut:
-    """The run's log lines (INFO and up) from Prefect's API; ``after`` skips the lines already read."""
-    await asyncio.to_thread(find_run, ctx, flow_run_id, user)
+    """The run's log lines (INFO and up; DEBUG too for a debugging run) from Prefect's API;
+    ``after`` skips the lines already read."""
+    found = await asyncio.to_thread(find_run, ctx, flow_run_id, user)
+    verbose = found.record is not None and found.record.mode == "debugging"
     try:
-        return await run_logs(flow_run_id, after)
+        return await run_logs(flow_run_id, after, verbose=verbose)
     except httpx.HTTPError as e:
         raise ApiError(503, "prefect_unavailable", f"cannot read the run's logs from Prefect: {e}") from e
 

@@ -99,11 +99,12 @@ def pending_runs(ctx: Dashboard, user: Principal) -> list[RunOut]:
     return [r for r in runs_of(ctx, user, paused[::-1]) if r.awaiting is not None]
 
 
-async def run_logs(flow_run_id: uuid.UUID, after: int = 0) -> LogsOut:
-    """The run's log lines from Prefect's API, from line ``after`` on."""
+async def run_logs(flow_run_id: uuid.UUID, after: int = 0, *, verbose: bool = False) -> LogsOut:
+    """The run's log lines from Prefect's API, from line ``after`` on; with ``verbose`` (a
+    debugging run) its DEBUG lines too."""
     from flows.run_logs import read_run_logs
 
-    lines = await read_run_logs(flow_run_id, min_level=logging.INFO)
+    lines = await read_run_logs(flow_run_id, min_level=logging.DEBUG if verbose else logging.INFO)
     return LogsOut(
         lines=[
             LogLineOut(

@@ -8,6 +8,7 @@ report is the chunk's ``error_details``.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -68,8 +69,15 @@ async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
         if step.needs_browser:
             await _return_to_start(step, attempt, runtime)
         for index, action in enumerate(step.actions):
+            if runtime.debug:  # debugging mode's verbose log: each action as it runs, secrets masked
+                logger.debug("%s, action %s: %s", step.label, index + 1, _shown(action, runtime))
+                began = time.perf_counter()
             outcome = await _run_action(step, index, action, runtime)
             _note(result, index, outcome)
+            if runtime.debug:
+                matched = f", matched {outcome.selector_used!r}" if outcome.selector_used else ""
+                took = (time.perf_counter() - began) * 1000
+                logger.debug("%s, action %s done in %.0f ms%s", step.label, index + 1, took, matched)
             if runtime.debug and isinstance(action, BrowserAction):
                 # Per attempt, as traces are: a retried chunk's first screenshots are what to compare.
                 shot = await _screenshot(runtime, step, f"action-{index + 1:02d}-attempt-{attempt}")
@@ -249,6 +257,13 @@ def _masked_action(action: Action, runtime: RunRuntime) -> dict[str, Any]:
         shown = data
     masked: dict[str, Any] = runtime.masker.mask_data(shown)
     return masked
+
+
+def _shown(action: Action, runtime: RunRuntime) -> str:
+    """``click selector="#go"``: the action as a log line shows it (templates filled, secrets ``***``)."""
+    fields = _masked_action(action, runtime)
+    kind = fields.pop("type", action.type)
+    return f"{kind} " + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
 
 
 def _masked(error: BaseException, details: dict[str, Any]) -> BaseException:

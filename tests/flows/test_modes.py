@@ -233,6 +233,23 @@ def test_debugging_traces_screenshots_and_step_decisions(
     steps = [(n["order"], n["decision"]) for n in sqlite_engine_store.get_run(run.flow_run_id).notes]
     assert steps == [(1, "continue"), (2, "retry"), (2, "run_to_end")]
 
+    # The verbose log: each action as it runs and what it took (it had two DEBUG lines a run).
+    import logging
+
+    from flows.run_logs import read_run_logs
+
+    def debug_lines() -> list[str] | None:
+        found = asyncio.run(read_run_logs(run.flow_run_id, min_level=logging.DEBUG))
+        lines = [line.message for line in found if line.level == logging.DEBUG]
+        return lines if any("chunk 3" in line for line in lines) else None
+
+    lines = wait_for("the debugging run's DEBUG lines in Prefect", debug_lines, timeout=15)
+    assert f'chunk 1 "Page 1", action 1: goto url="{base_url}/page/p1"' in lines
+    assert any(
+        line.startswith('chunk 1 "Page 1", action 2 done in ') and line.endswith("ms, matched '#real'")
+        for line in lines
+    ), lines
+
 
 def test_debugging_mode_asks_approval_before_a_chunk_that_needs_review(
     sqlite_engine_store: AgentStore,

@@ -63,6 +63,12 @@ def _json_escaped(secret: str) -> set[str]:
     return forms
 
 
+def _repr_escaped(text: str) -> str:
+    """``text`` as it shows inside ``repr()`` of a longer string quoted with ``'``: backslashes
+    doubled, ``'`` escaped (a string holding both quote kinds gets ``'…'``)."""
+    return repr(text + "'\"")[1:-4]
+
+
 class SecretMasker:
     """Replaces the run's secret values (and their encoded forms) with ``***``."""
 
@@ -75,14 +81,17 @@ class SecretMasker:
     def add(self, secret: str) -> None:
         if len(secret) < _MIN_SECRET_LENGTH:
             return
+        escaped = {secret, *_json_escaped(secret)}
         forms = {
-            secret,
-            *_json_escaped(secret),
+            *escaped,
+            # Inside a Python repr (a message quoting a page's text: found '…'), each JSON level too.
+            *(_repr_escaped(form) for form in escaped),
             urllib.parse.quote(secret, safe=""),
             urllib.parse.quote_plus(secret),
             html.escape(secret),
             html.escape(secret, quote=False),
-            *(_percent_encoded(secret, encode_set) for encode_set in _URL_SETS),
+            # In a page URL as Chromium writes it, raw or inside a JSON body a page put in its URL.
+            *(_percent_encoded(form, encode_set) for form in escaped for encode_set in _URL_SETS),
         }
         self._forms = sorted(set(self._forms) | forms, key=len, reverse=True)
         if secret not in self._values:

@@ -13,6 +13,7 @@ import json
 import json.decoder
 import json.scanner
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -194,6 +195,43 @@ _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
     _construct_unique_mapping,
 )
+
+# Numbers as YAML 1.2 reads them. PyYAML follows YAML 1.1, where a leading zero means octal and
+# colons base 60: ``timeout_ms: 010`` imported as 8, ``expect_status: [0200]`` as 128 (every run
+# then failed "answered 200, expected 128"), ``12:30`` as 750 — silently. Here ``0123`` is 123,
+# ``0o17`` octal, and ``12:30`` text.
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    _INT_TAG,
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0o[0-7_]+|[-+]?[0-9][0-9_]*|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+_UniqueKeyLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _construct_int(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    for prefix, base in (("0b", 2), ("0o", 8), ("0x", 16)):
+        if digits.startswith(prefix):
+            return sign * int(digits[2:], base)
+    return sign * int(digits, 10)
+
+
+_UniqueKeyLoader.add_constructor(_INT_TAG, _construct_int)
 
 
 def parse_definition(data: Any) -> AgentDefinition:
@@ -437,7 +475,7 @@ def _quote_hint(given: bool | int | float) -> str:
         why = "YAML reads yes, no, on, off, true and false as booleans"
     else:
         what = f"the number {given}"
-        why = "YAML reads 0123, 1.5 or 12:30 as numbers"
+        why = "YAML reads 0123 or 1.5 as numbers"
     return f"text expected, not {what}: write the value in quotes; unquoted, {why}"
 
 

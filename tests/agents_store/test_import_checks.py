@@ -156,9 +156,27 @@ def test_yaml_booleans_and_numbers_where_text_belongs_get_a_hint_to_quote_them()
     assert caught.value.problems == [
         "name: text expected, not the boolean true: write the value in quotes; unquoted, YAML reads "
         "yes, no, on, off, true and false as booleans",
-        "chunk 1, action 1 (fill): value: text expected, not the number 83: write the value in quotes; "
-        "unquoted, YAML reads 0123, 1.5 or 12:30 as numbers",
+        "chunk 1, action 1 (fill): value: text expected, not the number 123: write the value in quotes; "
+        "unquoted, YAML reads 0123 or 1.5 as numbers",
     ]
+
+
+def test_numbers_are_read_as_yaml_1_2_reads_them_not_as_octal_or_base_60() -> None:
+    """PyYAML follows YAML 1.1: ``timeout_ms: 010`` imported as 8 and ``expect_status: [0200]`` as
+    128 (every run then failed: answered 200, expected 128), ``12:30`` as 750 — silently."""
+    text = (
+        f"name: n\nloom_url: {LOOM}\nsettings: {{action_timeout_ms: 010}}\n"
+        "params: {at: 12:30, code: 0x1F}\n"
+        "chunks:\n- actions:\n  - {type: http, url: 'https://hooks.test/x', expect_status: [0200]}\n"
+        "  - {type: fill, selector: '#t', value: 12:30}\n"
+    )
+    agent = load_definition(text)
+    assert agent.settings.action_timeout_ms == 10
+    assert agent.params == {"at": "12:30", "code": 31}
+    http, fill = agent.chunks[0].actions
+    assert isinstance(http, HttpAction)
+    assert http.expect_status == [200]
+    assert fill.value == "12:30"  # type: ignore[union-attr]
 
 
 def test_a_number_with_an_exponent_yaml_reads_as_text_gets_the_right_hint() -> None:

@@ -56,11 +56,13 @@ async def save_session(
     masker: SecretMasker,
     url: str | None = None,
 ) -> Path | None:
-    """Write the session as it is after chunk ``after_order`` (nothing when no browser ran yet).
+    """Write the session as it is after chunk ``after_order``.
 
     ``url`` is the page's URL when the chunk ended: the save runs while the next chunk starts, so
     the page may already be elsewhere when it is read here (a resume would then start on the next
-    chunk's page, not where chunk ``after_order`` left it).
+    chunk's page, not where chunk ``after_order`` left it). Before the run opened a browser (chunks
+    of ``http`` actions only) the session is the one it started with, if any, and the vars: a
+    webhook-only agent resumes too.
     """
     from playwright.async_api import Error as PlaywrightError
 
@@ -69,7 +71,10 @@ async def save_session(
     except PlaywrightError as e:  # the browser went away (the run is ending): nothing to keep
         logger.debug("no session saved after chunk %s: %s", after_order, e)
         return None
-    if state is None:
+    if state is None and not browser.started:
+        state = browser.storage_state
+        url = url or browser.start_url
+    if state is None and not vars_:
         return None
     path = session_file(runs_dir, run_id, after_order)
     # A var that held a secret is left out rather than kept masked: restored, "***" would be sent

@@ -423,6 +423,42 @@ def test_from_chunk_starts_with_the_session_of_the_earlier_run(
     assert explicit.is_failed()
 
 
+def test_a_webhook_only_agent_resumes_with_the_vars_of_its_last_run(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    base_url: str,
+    site: LocalSite,
+) -> None:
+    """Chunks of ``http`` actions only opened no browser, so no session was saved after them: a
+    resume found none ("no earlier run kept a session") and refused, its var unknown."""
+    import json
+
+    hook = f"{base_url}/receive/webhooks"
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Create",
+                "actions": [{"type": "http", "url": hook, "json": {"step": 1}, "var": "made"}],
+            },
+            {
+                "name": "Use it",
+                "actions": [{"type": "http", "url": hook, "json": {"after": "{{ vars.made.json.n }}"}}],
+            },
+        ],
+    )
+    first = run_flow(agent)
+    assert first.is_completed(), first.message
+    saved = get_settings().runs_dir() / str(first.state_details.flow_run_id) / "session-after-01.json"
+    assert json.loads(saved.read_text())["storage_state"] is None
+
+    resumed = run_flow(agent, from_chunk=2)
+
+    assert resumed.is_completed(), resumed.message
+    assert json.loads(site.requests[-1]["body"]) == {"after": 1}  # chunk 1's answer, from the session
+
+
 def test_a_resume_never_sends_on_a_var_that_held_a_secret(
     sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,

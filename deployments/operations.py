@@ -107,9 +107,19 @@ async def apply_schedule(
     """
     from prefect import get_client
 
+    from flows.errors import RunRefused
+    from flows.plan import Selection, compile_agent
     from flows.prefect_ui import embedded_mode
 
     agent = store.get(agent_id)
+    if schedule is not None and schedule.active:
+        try:  # what each of its runs would be refused for, said once now, not in a worker's log
+            compile_agent(agent, schedule.mode, Selection(), schedule.params)
+        except RunRefused as e:
+            raise RunRefused(
+                f"every scheduled {schedule.mode} run would be refused: {e}. Schedule it in verification "
+                "mode, or review the chunks first; nothing was changed"
+            ) from e
     if schedule is None:
         store.delete_schedule(agent_id)
     else:

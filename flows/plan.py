@@ -89,8 +89,8 @@ def compile_agent(
             one = len(unreviewed) == 1
             raise RunRefused(
                 f"{'chunk' if one else 'chunks'} {names} {'needs' if one else 'need'} review: run in "
-                f"verification mode to approve {'it' if one else 'them'}, or force the run "
-                '(agentctl run --force; the dashboard\'s "Run chunks that need review"; '
+                f"verification or debugging mode to approve {'it' if one else 'them'}, or force the run "
+                '(--force on agentctl run or trigger; the dashboard\'s "Run chunks that need review"; '
                 '"force": true in the API)'
             )
     steps: list[ChunkStep] = []

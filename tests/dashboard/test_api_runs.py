@@ -129,7 +129,7 @@ async def test_bad_run_requests_are_refused_before_anything_starts(
     refused = error_of(await api.post(f"/api/agents/{review.id}/runs", json={}), 409)
     assert refused["code"] == "run_refused"
     message = str(refused["message"])
-    assert 'chunk 1 "Unsure" needs review: run in verification mode to approve it' in message
+    assert 'chunk 1 "Unsure" needs review: run in verification or debugging mode to approve it' in message
     assert store.list_runs() == []
 
 

@@ -55,6 +55,24 @@ async def test_schedule_refuses_what_prefect_would(api: httpx.AsyncClient, local
     assert error_of(await api.put(url, json={"cron": "0 9 * * *", "mode": "turbo"}), 422)["field"] == "mode"
 
 
+async def test_an_automatic_schedule_of_an_agent_that_needs_review_is_refused(
+    api: httpx.AsyncClient, local_agent: MakeAgent
+) -> None:
+    """Each firing would be refused (a chunk needs review) and fail in a worker's log: said once, now."""
+    agent = local_agent()
+    marked = await api.patch(
+        f"/api/agents/{agent.id}/chunks/{agent.chunks[1].id}", json={"version": 1, "needs_review": True}
+    )
+    assert marked.status_code == 200, marked.text
+    url = f"/api/agents/{agent.id}/schedule"
+    refused = error_of(await api.put(url, json={"cron": "0 9 * * *"}), 409)
+    assert "every scheduled automatic run would be refused" in str(refused["message"])
+    assert "needs review" in str(refused["message"])
+    assert (await api.get(url)).json() is None  # nothing was saved
+    verified = await api.put(url, json={"cron": "0 9 * * *", "mode": "verification"})
+    assert verified.status_code == 200, verified.text
+
+
 @pytest.fixture
 def gh(github_double: GitHubDouble, monkeypatch: pytest.MonkeyPatch) -> GitHubDouble:
     """The double as the dashboard's GitHub. Request it before ``api``: the app reads

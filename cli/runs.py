@@ -70,8 +70,6 @@ def run_agent_command(
 
     state = state_of(ctx)
     params = parse_params(param)
-    if session_from and from_chunk is None:
-        raise ConfigError("--session-from: give --from-chunk too")
     if chunk and from_chunk is not None:
         raise ConfigError("--chunk and --from-chunk: give one or the other, not both")
     selection = Selection(chunks=chunk or None, from_chunk=from_chunk)

@@ -62,7 +62,8 @@ def prepare_run(
             "--session-from: a run from chunk 1 starts with no saved session; give it with "
             "--from-chunk N or --chunk N (N > 1)"
         )
-    if runs_dir is not None and first > 1:
+    exists = any(c.order == first for c in agent.chunks)  # else compile_agent says so, unwarned
+    if runs_dir is not None and first > 1 and exists:
         session = find_session(store, runs_dir, agent.id, first - 1, session_from)
     known_vars = set(session.vars) if session else None
     withheld = session.withheld_vars if session else frozenset()

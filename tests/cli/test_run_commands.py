@@ -167,6 +167,15 @@ def test_a_failed_chunk_of_an_agent_with_secrets_prints_no_traceback_either(
         (("--param", "broken"), "error: --param: 'broken' is not NAME=VALUE"),
         (("--mode", "turbo"), "error: --mode: 'turbo' is not one of automatic, verification, debugging"),
         (("--chunk", "2", "--from-chunk", "1"), "--chunk and --from-chunk: give one or the other, not both"),
+        # --chunk N takes --session-from as --from-chunk N does (it was refused: "give --from-chunk too").
+        (
+            ("--chunk", "3", "--session-from", "nope"),
+            "error: --session-from: no run of this agent matches 'nope'",
+        ),
+        (
+            ("--chunk", "1", "--session-from", "nope"),
+            "--session-from: a run from chunk 1 starts with no saved",
+        ),
     ],
 )
 def test_bad_run_options_fail_fast_without_starting_prefect(
@@ -176,6 +185,7 @@ def test_bad_run_options_fail_fast_without_starting_prefect(
     result = agentctl("run", agent_id, *args)
     assert result.code == 1
     assert expected in result.err
+    assert "no earlier run" not in result.err  # no session is looked for a chunk that is not there
     assert json.loads(agentctl("runs", "--json").out) == []
 
 

@@ -378,6 +378,7 @@ async def _expect_text(action: ExpectTextAction, ctx: BrowserActionContext) -> O
         else:
             await expect(locator).to_contain_text(action.text, timeout=timeout)
     except AssertionError as e:
+        await _raise_if_missing(locator, action, ctx, outcome, e)
         actual = await _text_now(locator)
         how = "exactly" if action.exact else "containing"
         raise AssertionFailed(
@@ -397,6 +398,7 @@ async def _expect_visible(action: ExpectVisibleAction, ctx: BrowserActionContext
     try:
         await expect(locator).to_be_visible(timeout=_timeout(action, ctx))
     except AssertionError as e:
+        await _raise_if_missing(locator, action, ctx, outcome, e)
         raise AssertionFailed(
             f"expected {outcome.selector_used!r} to be visible, it is hidden",
             selector_tried=selectors_of(action.selector),
@@ -441,6 +443,19 @@ async def screenshot_page(page: Page, path: Path, sensitive: list[Locator], secr
     mask = [*sensitive, *(page.get_by_text(secret) for secret in secrets)]
     await page.screenshot(path=str(path), full_page=True, mask=mask or None, animations="disabled")
     return path
+
+
+async def _raise_if_missing(
+    locator: Locator, action: SelectorAction, ctx: BrowserActionContext, outcome: Outcome, error: Exception
+) -> None:
+    """An expectation that failed because no element is there says so: it read "it is hidden" or
+    "found '<no text>'", which sends one looking at the element's style or text, not the selector."""
+    if await locator.count() == 0:
+        raise ElementNotFound(
+            f"no element matches {outcome.selector_used!r} (waited {_timeout(action, ctx):.0f} ms)",
+            selector_tried=selectors_of(action.selector),
+            page_url=ctx.page.url,
+        ) from error
 
 
 async def _text_now(locator: Locator) -> str:

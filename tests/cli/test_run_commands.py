@@ -109,12 +109,13 @@ def test_a_failed_run_exits_non_zero_and_later_chunks_stay_not_started(
     assert "encountered an exception" not in result.err
     shown = json.loads(agentctl("show", agent_id, "--json").out)
     assert [c["status"] for c in shown["chunks"]] == ["Completed", "Not Started", "Failed"]
-    assert shown["chunks"][2]["error_details"]["type"] == "AssertionFailed"
+    # '#clicked' appears only after chunk 2's click: not there at all (it said "it is hidden").
+    assert shown["chunks"][2]["error_details"]["type"] == "ElementNotFound"
     shown_text = agentctl("show", agent_id).out
-    assert "AssertionFailed" in shown_text
+    assert "ElementNotFound" in shown_text
     # Under the table, the whole error and where to look next
     assert 'chunk 3 "Check" failed after 1 attempt\n' in shown_text
-    assert "  AssertionFailed: expected '#clicked' to be visible, it is hidden\n" in shown_text
+    assert "  ElementNotFound: no element matches '#clicked' (waited 500 ms)\n" in shown_text
     action = shown["chunks"][2]["error_details"]["action"]
     assert action == {"type": "expect_visible", "selector": "#clicked", "timeout_ms": 500}
     assert f"  action 1: {json.dumps(action)}\n" in shown_text

@@ -182,7 +182,7 @@ async def test_the_main_path(
     # Visible is not loaded: wait for the image itself (an immediate check raced its download).
     loaded = "img => img.complete && img.naturalWidth > 100"
     await page.wait_for_function(loaded, arg=await image.element_handle(), timeout=15_000)
-    await expect(page.locator("tr.failure")).to_contain_text("AssertionFailed")
+    await expect(page.locator("tr.failure")).to_contain_text("ElementNotFound: no element matches '#total'")
     await shot(page, "detail")
 
     # export: the YAML download is the agent file

@@ -29,7 +29,7 @@ def test_a_run_lands_its_statuses_in_supabase(
     assert failed.code == 1
     shown = json.loads(agentctl("show", agent_id, "--json").out)
     assert [c["status"] for c in shown["chunks"]] == ["Completed", "Not Started", "Failed"]
-    assert shown["chunks"][2]["error_details"]["type"] == "AssertionFailed"
+    assert shown["chunks"][2]["error_details"]["type"] == "ElementNotFound"
     runs = json.loads(agentctl("runs", agent_id, "--json").out)
     assert [(r["status"], r["chunks"]) for r in runs] == [("Failed", [1, 3])]
     listed = json.loads(agentctl("list", "--json").out)[0]

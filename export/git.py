@@ -63,6 +63,8 @@ def export_to_git(
         GitCommandFailed: another git failure, with what git said.
     """
     url = remote_url(remote)
+    if branch is not None:  # as git takes it: refs/heads/x is branch x (it made refs/heads/refs/heads/x)
+        branch = branch.removeprefix("refs/heads/")
     with tempfile.TemporaryDirectory(prefix="agentctl-export-") as tmp:
         git = _Git(Path(tmp), url)
         branch, head, exists = git.branch_head(branch)

@@ -56,8 +56,11 @@ def describe_chunk(step: ChunkStep, templates: TemplateContext, masker: SecretMa
         data = action.model_dump(mode="json", by_alias=True, exclude_none=True)
         with contextlib.suppress(TemplateError):  # a var not saved yet: show the action as written
             data = render(data, hidden)
+        shown_in_kind = ("type", "method") if isinstance(action, HttpAction) else ("type",)
         fields = ", ".join(
-            f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in data.items() if key != "type"
+            f"{key}={json.dumps(value, ensure_ascii=False)}"
+            for key, value in data.items()
+            if key not in shown_in_kind
         )
         kind = f"**{action.type}**" if not isinstance(action, HttpAction) else f"**http {action.method}**"
         lines.append(f"{index}. {kind} {masker.mask(fields)}")

@@ -144,8 +144,12 @@ def test_git_export_to_a_new_branch_makes_it_even_without_a_change(
     assert review.code == 0, review.err
     assert "no change" not in review.out + review.err
     assert git_log(bare, "review") == git_log(bare, default)
-    again = agentctl("export", agent_id, "--git", str(bare.path), "--branch", "review")
-    assert "no change" in again.out + again.err
+    again = agentctl("export", agent_id, "--git", str(bare.path), "--branch", "refs/heads/review")
+    assert "no change" in again.out + again.err  # the same branch, named as git names it
+    assert (
+        bare.git("rev-parse", "--verify", "--quiet", "refs/heads/refs/heads/review", check=False).returncode
+        != 0
+    )
 
 
 def test_git_export_builds_on_the_branch_and_moves_a_renamed_agent(

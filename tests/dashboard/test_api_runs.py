@@ -165,7 +165,7 @@ async def test_verification_mode_waits_for_approvals(
     assert first["flow_run_id"] == run_id
     assert first["awaiting"]["decisions"] == ["approve", "skip", "abort"]
     assert first["awaiting"]["lines"] == [
-        '1. http GET method="GET", url="http://127.0.0.1:9/hook", headers={"Authorization": "Bearer ***"}'
+        '1. http GET url="http://127.0.0.1:9/hook", headers={"Authorization": "Bearer ***"}'
     ]
     page = await api.get("/approvals")
     assert "Bearer ***" in page.text

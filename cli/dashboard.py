@@ -46,10 +46,18 @@ def serve_dashboard(
     shown = f"[{host}]" if ":" in host else host
     sign_in = "local user, no sign-in" if access.open else "sign-in: " + " or ".join(access.modes)
     err_console.print(f"agentctl dashboard on http://{shown}:{port}  ({sign_in})", markup=False)
+    from prefect.exceptions import TerminationSignal
+
     _exit_cleanly_on_sigterm()
-    # httptools: h11, uvicorn's pure-Python parser, was a sixth of the server's CPU per API request.
-    # The event loop stays asyncio's: runs launched here (Prefect, Playwright) share it.
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, http="httptools")
+    try:
+        # httptools: h11, uvicorn's pure-Python parser, was a sixth of the server's CPU per API
+        # request. The event loop stays asyncio's: runs launched here (Prefect, Playwright) share it.
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, http="httptools")
+    except TerminationSignal:
+        # SIGTERM while a run of this process was live: Prefect's handler, installed for the run,
+        # took the signal and crashed the run (recorded as such); the process ends as asked.
+        err_console.print("stopped by SIGTERM: the runs in progress were marked Crashed", markup=False)
+        raise SystemExit(0) from None
 
 
 def _exit_cleanly_on_sigterm() -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.dashboard.conftest import TOKEN
 
@@ -164,3 +165,52 @@ def test_sigterm_stops_the_temporary_prefect_server_of_its_runs(tmp_path: Path) 
             f"the temporary Prefect server outlived the dashboard: {log.read_text()}"
         )
         time.sleep(0.2)
+
+
+@pytest.mark.slow  # a temporary Prefect server of its own: about 20 s
+def test_sigterm_during_a_paused_run_ends_the_dashboard_cleanly(tmp_path: Path) -> None:
+    """Prefect's own SIGTERM handler, installed while a run is live, crashed the run (as it should)
+    and ended the process with its TerminationSignal's traceback, twice."""
+    port = _free_port()
+    env = {**os.environ, "AGENTCTL_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    for name in ("AGENTCTL_DATABASE_URL", "PREFECT_API_URL", "AGENTCTL_DASHBOARD_TOKEN"):
+        env.pop(name, None)
+    agent = tmp_path / "wait.yaml"
+    agent.write_text(
+        "schema_version: 1\nname: Wait\nloom_url: https://www.loom.com/share/4f3c2a1b0d9e8f7a6b5c4d3e2f1a0b9c\n"
+        "chunks:\n- name: Wait\n  actions: [{type: sleep, seconds: 0}]\n",
+        encoding="utf-8",
+    )
+    imported = subprocess.run(
+        [*AGENTCTL, "import", str(agent)], check=False, env=env, capture_output=True, text=True
+    )
+    assert imported.returncode == 0, imported.stderr
+    log = tmp_path / "dashboard.log"
+    process = subprocess.Popen([*AGENTCTL, "dashboard", "--port", str(port)], env=env, stderr=log.open("w"))
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    csrf = client.get("/api/session").json()["csrf_token"]
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.2)
+            started = client.post(
+                f"/api/agents/{imported.stdout.strip()}/runs",
+                json={"mode": "verification"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            run_id = started.json()["flow_run_id"]
+            deadline = time.monotonic() + 90
+            while not client.get(f"/api/runs/{run_id}").json()["run"].get("awaiting"):
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    said = log.read_text()
+    assert process.returncode == 0, said
+    assert "stopped by SIGTERM: the runs in progress were marked Crashed" in said
+    assert 'Traceback (most recent call last):\n  File "<string>"' not in said

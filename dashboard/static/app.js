@@ -8,9 +8,14 @@ class ApiFailure extends Error {
   constructor(status, error) {
     super(error.message || `request failed (${status})`);
     this.status = status;
+    this.code = error.code || null;
     this.field = error.field || null;
   }
 }
+
+// An answer refused because the run had moved on to another pause: the box it was given in is
+// replaced by the next pause's within a second, and its error with it; the next box shows it.
+let refusedAnswer = "";
 
 async function api(method, url, body) {
   const headers = { "X-CSRF-Token": csrfToken(), Accept: "application/json" };
@@ -104,6 +109,7 @@ document.addEventListener("submit", async (event) => {
   } catch (failure) {
     if (failure instanceof ApiFailure) showError(form, failure);
     else showError(form, { message: String(failure), field: null });
+    if (failure instanceof ApiFailure && failure.code === "answered") refusedAnswer = failure.message;
     buttons.forEach((b) => (b.disabled = false));
   }
 });
@@ -234,6 +240,9 @@ async function followRun(root) {
       if (key !== shownKey) {
         slot.replaceChildren(...(a ? [approvalBox(live.run)] : []));
         shownKey = key;
+        const notice = slot.querySelector(".form-error");
+        if (notice && refusedAnswer) notice.textContent = refusedAnswer;
+        refusedAnswer = "";
       }
       const page = await api("GET", `/api/runs/${runId}/logs?after=${after}`).catch(() => null);
       if (page) {

@@ -275,3 +275,64 @@ async def test_changing_a_schedules_time_zone_keeps_its_mode_and_params(
     await expect(page.get_by_test_id("schedule-state").locator("..")).to_contain_text(
         "verification, base_url=http://127.0.0.1:9/elsewhere"
     )
+
+
+@pytest.mark.usefixtures("prefect_harness")
+async def test_a_late_answer_is_refused_and_the_next_pause_says_so(
+    page: Page, dashboard_url: str, store: AgentStore
+) -> None:
+    """Someone else answered while this page still showed that pause: the click is refused (409),
+    and the refusal stays in sight on the next pause's box (it vanished with the old box)."""
+    import asyncio
+
+    import httpx
+    from playwright.async_api import expect
+
+    from agents_store.documents import parse_definition
+    from tests.factories import agent_doc
+
+    doc = agent_doc("Late answers", 2)
+    doc["chunks"] = [{"name": n, "actions": [{"type": "sleep", "seconds": 0}]} for n in ("One", "Two")]
+    agent = store.create(parse_definition(doc))
+    async with httpx.AsyncClient(base_url=dashboard_url, timeout=30) as other:
+        csrf = (await other.get("/api/session")).json()["csrf_token"]
+        headers = {"X-CSRF-Token": csrf}
+        started = await other.post(
+            f"/api/agents/{agent.id}/runs", json={"mode": "verification"}, headers=headers
+        )
+        run_id = started.json()["flow_run_id"]
+
+        async def awaiting_order() -> int | None:
+            awaiting = (await other.get(f"/api/runs/{run_id}")).json()["run"].get("awaiting")
+            return awaiting["order"] if awaiting else None
+
+        await page.goto(f"{dashboard_url}/runs/{run_id}")
+        box = page.get_by_test_id("approval").or_(page.locator("section.approval")).first
+        await expect(box.locator("h2")).to_contain_text("01 ·")
+        # This page stops hearing from the run (a slow network), while the other person answers.
+        released = asyncio.Event()
+
+        async def hold(route: Any) -> None:
+            await released.wait()
+            await route.continue_()
+
+        await page.route("**/api/runs/*", hold)
+        answered = await other.post(
+            f"/api/runs/{run_id}/decision", json={"decision": "approve"}, headers=headers
+        )
+        assert answered.status_code == 200, answered.text
+        for _ in range(120):
+            if await awaiting_order() == 2:
+                break
+            await asyncio.sleep(0.25)
+        assert await awaiting_order() == 2
+
+        await box.get_by_role("button", name="Skip").click()
+        await expect(box.locator(".form-error")).to_contain_text("someone answered it first")
+        released.set()  # the page hears from the run again
+
+        next_box = page.locator("section.approval").filter(has=page.locator("h2", has_text="02 ·"))
+        await expect(next_box).to_be_visible()
+        await expect(next_box.locator(".form-error")).to_contain_text("someone answered it first")
+        assert await awaiting_order() == 2  # the click skipped nothing
+        await other.post(f"/api/runs/{run_id}/decision", json={"decision": "abort"}, headers=headers)

@@ -9,6 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -108,69 +111,17 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigterm_stops_the_temporary_prefect_server_of_its_runs(tmp_path: Path) -> None:
-    """Stopped by SIGTERM (systemd, Docker), the dashboard left embedded mode's Prefect server
-    running, orphaned, holding its port: uvicorn re-raised the signal with Python's default handler,
-    which skips the exit handlers."""
-    port = _free_port()
-    env = {**os.environ, "AGENTCTL_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
-    for name in ("AGENTCTL_DATABASE_URL", "PREFECT_API_URL", "AGENTCTL_DASHBOARD_TOKEN"):
-        env.pop(name, None)
-    agent = tmp_path / "wait.yaml"
-    agent.write_text(
-        "schema_version: 1\nname: Wait\nloom_url: https://www.loom.com/share/4f3c2a1b0d9e8f7a6b5c4d3e2f1a0b9c\n"
-        "chunks:\n- name: Wait\n  actions: [{type: sleep, seconds: 0}]\n",
-        encoding="utf-8",
-    )
-    imported = subprocess.run(
-        [*AGENTCTL, "import", str(agent)], check=False, env=env, capture_output=True, text=True
-    )
-    assert imported.returncode == 0, imported.stderr
-    agent_id = imported.stdout.strip()
-    log = tmp_path / "dashboard.log"
-    process = subprocess.Popen(
-        [*AGENTCTL, "dashboard", "--port", str(port)], env=env, stderr=log.open("w"), text=True
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=60) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    csrf = client.get("/api/session").json()["csrf_token"]
-                    break
-                except httpx.ConnectError:
-                    assert process.poll() is None, log.read_text()
-                    assert time.monotonic() < deadline, "the dashboard did not start"
-                    time.sleep(0.2)
-            started = client.post(f"/api/agents/{agent_id}/runs", json={}, headers={"X-CSRF-Token": csrf})
-            assert started.status_code in (200, 201, 202), started.text
-            run_id = started.json()["flow_run_id"]
-        # The run's end as Prefect has it (its final state comes after the store's record).
-        server = re.search(r"Starting temporary server on (http://\S+)", log.read_text())
-        assert server, log.read_text()
-        deadline = time.monotonic() + 90
-        while httpx.get(f"{server[1]}/api/flow_runs/{run_id}").json()["state_type"] != "COMPLETED":
-            assert time.monotonic() < deadline, "the run did not complete"
-            time.sleep(0.3)
-        servers = [pid for pid, command in _children(process.pid).items() if "prefect" in command]
-        assert servers, f"no temporary Prefect server under the dashboard: {_children(process.pid)}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-    assert process.returncode == 0, log.read_text()
-    deadline = time.monotonic() + 15
-    while any(_alive(pid) for pid in servers):
-        assert time.monotonic() < deadline, (
-            f"the temporary Prefect server outlived the dashboard: {log.read_text()}"
-        )
-        time.sleep(0.2)
+@dataclass
+class EmbeddedDashboard:
+    process: subprocess.Popen[bytes]
+    log: Path
+    run_id: str
 
 
-@pytest.mark.slow  # a temporary Prefect server of its own: about 20 s
-def test_sigterm_during_a_paused_run_ends_the_dashboard_cleanly(tmp_path: Path) -> None:
-    """Prefect's own SIGTERM handler, installed while a run is live, crashed the run (as it should)
-    and ended the process with its TerminationSignal's traceback, twice."""
+@contextmanager
+def _dashboard_running_an_agent(tmp_path: Path, mode: str) -> Iterator[EmbeddedDashboard]:
+    """``agentctl dashboard`` with no PREFECT_API_URL (embedded mode), its log in a file, and a run
+    of a one-chunk agent started from its API; the process is sent SIGTERM on exit."""
     port = _free_port()
     env = {**os.environ, "AGENTCTL_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
     for name in ("AGENTCTL_DATABASE_URL", "PREFECT_API_URL", "AGENTCTL_DASHBOARD_TOKEN"):
@@ -195,22 +146,58 @@ def test_sigterm_during_a_paused_run_ends_the_dashboard_cleanly(tmp_path: Path) 
                     csrf = client.get("/api/session").json()["csrf_token"]
                     break
                 except httpx.ConnectError:
-                    assert time.monotonic() < deadline, log.read_text()
+                    assert process.poll() is None, log.read_text()
+                    assert time.monotonic() < deadline, "the dashboard did not start"
                     time.sleep(0.2)
             started = client.post(
                 f"/api/agents/{imported.stdout.strip()}/runs",
-                json={"mode": "verification"},
+                json={"mode": mode},
                 headers={"X-CSRF-Token": csrf},
             )
-            run_id = started.json()["flow_run_id"]
-            deadline = time.monotonic() + 90
-            while not client.get(f"/api/runs/{run_id}").json()["run"].get("awaiting"):
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.5)
+            assert started.status_code in (200, 201, 202), started.text
+            dashboard = EmbeddedDashboard(process, log, started.json()["flow_run_id"])
+            if mode == "verification":
+                deadline = time.monotonic() + 90
+                while not client.get(f"/api/runs/{dashboard.run_id}").json()["run"].get("awaiting"):
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.5)
+        yield dashboard
     finally:
         process.terminate()
         process.wait(timeout=30)
-    said = log.read_text()
-    assert process.returncode == 0, said
+
+
+def test_sigterm_stops_the_temporary_prefect_server_of_its_runs(tmp_path: Path) -> None:
+    """Stopped by SIGTERM (systemd, Docker), the dashboard left embedded mode's Prefect server
+    running, orphaned, holding its port: uvicorn re-raised the signal with Python's default handler,
+    which skips the exit handlers."""
+    with _dashboard_running_an_agent(tmp_path, "automatic") as dashboard:
+        # The run's end as Prefect has it (its final state comes after the store's record).
+        server = re.search(r"Starting temporary server on (http://\S+)", dashboard.log.read_text())
+        assert server, dashboard.log.read_text()
+        deadline = time.monotonic() + 90
+        while httpx.get(f"{server[1]}/api/flow_runs/{dashboard.run_id}").json()["state_type"] != "COMPLETED":
+            assert time.monotonic() < deadline, "the run did not complete"
+            time.sleep(0.3)
+        children = _children(dashboard.process.pid)
+        servers = [pid for pid, command in children.items() if "prefect" in command]
+        assert servers, f"no temporary Prefect server under the dashboard: {children}"
+    assert dashboard.process.returncode == 0, dashboard.log.read_text()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in servers):
+        assert time.monotonic() < deadline, (
+            f"the temporary Prefect server outlived the dashboard: {dashboard.log.read_text()}"
+        )
+        time.sleep(0.2)
+
+
+@pytest.mark.slow  # a temporary Prefect server of its own: about 20 s
+def test_sigterm_during_a_paused_run_ends_the_dashboard_cleanly(tmp_path: Path) -> None:
+    """Prefect's own SIGTERM handler, installed while a run is live, crashed the run (as it should)
+    and ended the process with its TerminationSignal's traceback, twice."""
+    with _dashboard_running_an_agent(tmp_path, "verification") as dashboard:
+        pass  # paused at its chunk's approval: SIGTERM now
+    said = dashboard.log.read_text()
+    assert dashboard.process.returncode == 0, said
     assert "stopped by SIGTERM: the runs in progress were marked Crashed" in said
     assert 'Traceback (most recent call last):\n  File "<string>"' not in said

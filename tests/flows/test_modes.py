@@ -49,20 +49,26 @@ class FlowThread:
         return self.state
 
 
-def paused_at(store: AgentStore, agent: Agent, order: int) -> Callable[[], RunRecord | None]:
-    def check() -> RunRecord | None:
-        runs = store.list_runs(agent.id, status=RunStatus.PAUSED)
-        if runs and runs[0].awaiting and runs[0].awaiting["order"] == order:
-            return runs[0]
-        return None
-
-    return check
-
-
 def resume(run_id: Any, decision: dict[str, Any]) -> None:
     from flows.decisions import send_decision
 
     asyncio.run(send_decision(run_id, decision))
+
+
+def paused_at(
+    store: AgentStore, agent: Agent, order: int, kind: str | None = None, nth: int = 1
+) -> Callable[[], RunRecord | None]:
+    """A check for ``wait_for``: the agent's run, once it waits at chunk ``order`` — for ``kind``
+    when given (``approval``, or ``step``: the ``nth`` step pause of that chunk)."""
+
+    def check() -> RunRecord | None:
+        runs = store.list_runs(agent.id, status=RunStatus.PAUSED)
+        awaiting = runs[0].awaiting if runs else None
+        if not awaiting or awaiting["order"] != order or kind not in (None, awaiting["kind"]):
+            return None
+        return runs[0] if kind != "step" or awaiting["key"].endswith(f"-{nth}") else None
+
+    return check
 
 
 def page_chunks(base_url: str, n: int) -> list[dict[str, Any]]:
@@ -176,14 +182,7 @@ def test_debugging_traces_screenshots_and_step_decisions(
     flow = FlowThread(agent, mode="debugging")
 
     def stepped(order: int, nth: int) -> Callable[[], RunRecord | None]:
-        def check() -> RunRecord | None:
-            runs = sqlite_engine_store.list_runs(agent.id, status=RunStatus.PAUSED)
-            awaiting = runs[0].awaiting if runs else None
-            if awaiting and awaiting["order"] == order and awaiting["key"].endswith(f"-{nth}"):
-                return runs[0]
-            return None
-
-        return check
+        return paused_at(sqlite_engine_store, agent, order, "step", nth)
 
     run = wait_for("the step after chunk 1", stepped(1, 1))
     assert run.awaiting is not None
@@ -267,14 +266,7 @@ def test_debugging_mode_asks_approval_before_a_chunk_that_needs_review(
     flow = FlowThread(agent, mode="debugging")
 
     def paused(kind: str, order: int, nth: int = 1) -> Callable[[], RunRecord | None]:
-        def check() -> RunRecord | None:
-            runs = sqlite_engine_store.list_runs(agent.id, status=RunStatus.PAUSED)
-            awaiting = runs[0].awaiting if runs else None
-            if not awaiting or (awaiting["kind"], awaiting["order"]) != (kind, order):
-                return None
-            return runs[0] if kind == "approval" or awaiting["key"].endswith(f"-{nth}") else None
-
-        return check
+        return paused_at(sqlite_engine_store, agent, order, kind, nth)
 
     run = wait_for("the step after chunk 1", paused("step", 1))
     resume(run.flow_run_id, {"decision": "continue", "note": ""})

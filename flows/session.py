@@ -35,7 +35,8 @@ class SavedSession:
     path: Path
     run_id: uuid.UUID
     after_order: int
-    storage_state: dict[str, Any]
+    storage_state: dict[str, Any] | None
+    """None when the run that saved it had opened no browser yet (``http`` chunks only)."""
     url: str | None
     vars: dict[str, Any]
     withheld_vars: frozenset[str] = frozenset()
@@ -79,11 +80,16 @@ async def save_session(
     path = session_file(runs_dir, run_id, after_order)
     # A var that held a secret is left out rather than kept masked: restored, "***" would be sent
     # on as if it were the value (a relayed webhook answer, a field's text).
-    withheld = sorted(name for name, value in vars_.items() if masker and masker.mask_data(value) != value)
-    kept = {name: value for name, value in vars_.items() if name not in withheld}
-    payload: dict[str, Any] = {"storage_state": state, "url": url or browser.url, "vars": kept}
+    payload: dict[str, Any] = {"storage_state": state, "url": url or browser.url, "vars": vars_}
+    withheld: list[str] = []
     if masker:
-        payload = masker.mask_data(payload)
+        masked = {name: masker.mask_data(value) for name, value in vars_.items()}
+        withheld = sorted(name for name, value in vars_.items() if masked[name] != value)
+        payload = {
+            "storage_state": masker.mask_data(state),
+            "url": masker.mask_data(payload["url"]),
+            "vars": {name: value for name, value in masked.items() if name not in withheld},
+        }
     if withheld:
         payload["withheld_vars"] = withheld
     text = json.dumps(payload)  # json.dump to a file takes the pure-Python encoder: 4x slower

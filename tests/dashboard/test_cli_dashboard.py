@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.dashboard.conftest import TOKEN
 
@@ -156,11 +155,6 @@ def _dashboard_running_an_agent(tmp_path: Path, mode: str) -> Iterator[EmbeddedD
             )
             assert started.status_code in (200, 201, 202), started.text
             dashboard = EmbeddedDashboard(process, log, started.json()["flow_run_id"])
-            if mode == "verification":
-                deadline = time.monotonic() + 90
-                while not client.get(f"/api/runs/{dashboard.run_id}").json()["run"].get("awaiting"):
-                    assert time.monotonic() < deadline, log.read_text()
-                    time.sleep(0.5)
         yield dashboard
     finally:
         process.terminate()
@@ -189,15 +183,3 @@ def test_sigterm_stops_the_temporary_prefect_server_of_its_runs(tmp_path: Path) 
             f"the temporary Prefect server outlived the dashboard: {dashboard.log.read_text()}"
         )
         time.sleep(0.2)
-
-
-@pytest.mark.slow  # a temporary Prefect server of its own: about 20 s
-def test_sigterm_during_a_paused_run_ends_the_dashboard_cleanly(tmp_path: Path) -> None:
-    """Prefect's own SIGTERM handler, installed while a run is live, crashed the run (as it should)
-    and ended the process with its TerminationSignal's traceback, twice."""
-    with _dashboard_running_an_agent(tmp_path, "verification") as dashboard:
-        pass  # paused at its chunk's approval: SIGTERM now
-    said = dashboard.log.read_text()
-    assert dashboard.process.returncode == 0, said
-    assert "stopped by SIGTERM: the runs in progress were marked Crashed" in said
-    assert 'Traceback (most recent call last):\n  File "<string>"' not in said

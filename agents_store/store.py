@@ -260,21 +260,28 @@ class AgentStore(ABC):
         error_details: dict[str, Any] | _Unset | None = UNSET,
         attempts: int | None = None,
         run_id: uuid.UUID | None = None,
-    ) -> None:
+    ) -> bool:
         """Set one chunk's run state: a single-row write the engine makes per state change.
 
         Does not create a version: run state is not part of the definition. ``error_details``
         left unset keeps the stored value; ``None`` clears it.
+
+        With ``run_id`` it is that run's write: it lands on a chunk no run holds (and takes it) or
+        one this run holds (it claimed it with ``reset_chunks`` and no later run has since). Two
+        runs of one agent at once must not overwrite each other: the chunk row shows the newest
+        run's state, and an older run's abort does not reset a chunk the newer one completed.
+        Returns whether it landed.
 
         Raises:
             AgentNotFound: no chunk has ``chunk_id``.
         """
 
     @abstractmethod
-    def reset_chunks(self, chunk_ids: list[uuid.UUID]) -> None:
+    def reset_chunks(self, chunk_ids: list[uuid.UUID], *, run_id: uuid.UUID | None = None) -> None:
         """Put chunks back to ``Not Started`` with no error and no attempts (a run is about to start).
 
-        A chunk in ``Needs Review`` keeps that status: only an approval reviews it.
+        A chunk in ``Needs Review`` keeps that status: only an approval reviews it. With
+        ``run_id`` the run claims the chunks: from then on only its writes land on them.
 
         Raises:
             AgentNotFound: a chunk id does not exist.

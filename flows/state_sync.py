@@ -42,6 +42,7 @@ class StoreSync:
         self._queue: asyncio.Queue[tuple[str, Callable[[], object]]] = asyncio.Queue()
         self._drainer: asyncio.Task[None] | None = None
         self.lost: list[str] = []
+        self._taken_over: set[int] = set()
 
     def _enqueue(self, what: str, call: Callable[[], object]) -> None:
         if self._drainer is None or self._drainer.done():
@@ -93,13 +94,20 @@ class StoreSync:
         attempts: int | None = None,
     ) -> Callable[[], None]:
         def write() -> None:
-            self.store.update_chunk_status(
+            landed = self.store.update_chunk_status(
                 step.chunk_id,
                 status,
                 error_details=error_details,  # type: ignore[arg-type]
                 attempts=attempts,
                 run_id=self.flow_run_id,
             )
+            if not landed and step.order not in self._taken_over:
+                self._taken_over.add(step.order)
+                logger.info(
+                    "%s: a later run of this agent holds the chunk now; this run's status for it "
+                    "stays in its own record",
+                    step.label,
+                )
 
         return write
 
@@ -153,9 +161,13 @@ class StoreSync:
         self._enqueue(step.label, self._chunk(step, ChunkStatus.NEEDS_REVIEW))
 
     async def reset(self, steps: list[ChunkStep]) -> None:
-        """Selected chunks start the run Not Started, so the ones never reached stay that way."""
+        """Selected chunks start the run Not Started, so the ones never reached stay that way.
+
+        The run claims them: a run of the same agent that started earlier and is still going (a
+        paused verification run, say) no longer writes them.
+        """
         ids = [s.chunk_id for s in steps]
-        self._enqueue("chunk reset", lambda: self.store.reset_chunks(ids))
+        self._enqueue("chunk reset", lambda: self.store.reset_chunks(ids, run_id=self.flow_run_id))
 
     # ------------------------------------------------------------------ the run record
 

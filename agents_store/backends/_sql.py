@@ -111,14 +111,18 @@ def _chunk_status_statement(columns: frozenset[str]) -> sa.Update:
 
     A run writes a chunk's status twice per chunk; building the statement for each write and
     deriving its cache key cost SQLAlchemy ten times what SQLite spends running it (1.3 ms of CPU
-    a write, on the thread that shares the GIL with the run's event loop).
+    a write, on the thread that shares the GIL with the run's event loop). A run's write (one
+    that sets ``last_run_id``) matches the chunk only while no other run holds it, and takes it.
     """
-    return (
-        sa.update(chunks)
-        .where(chunks.c.id == sa.bindparam("updated_chunk_id", type_=chunks.c.id.type))
-        .values({name: sa.bindparam(f"new_{name}", type_=chunks.c[name].type) for name in sorted(columns)})
-        .returning(chunks.c.agent_id)
+    statement = sa.update(chunks).where(
+        chunks.c.id == sa.bindparam("updated_chunk_id", type_=chunks.c.id.type)
     )
+    if "last_run_id" in columns:
+        writer = sa.bindparam("new_last_run_id", type_=chunks.c.last_run_id.type)
+        statement = statement.where(sa.or_(chunks.c.last_run_id.is_(None), chunks.c.last_run_id == writer))
+    return statement.values(
+        {name: sa.bindparam(f"new_{name}", type_=chunks.c[name].type) for name in sorted(columns)}
+    ).returning(chunks.c.agent_id)
 
 
 _SUMMARIES: TypeAdapter[list[AgentSummary]] = TypeAdapter(list[AgentSummary])
@@ -427,7 +431,7 @@ class SqlAgentStore(AgentStore):
         error_details: dict[str, Any] | _Unset | None = UNSET,
         attempts: int | None = None,
         run_id: uuid.UUID | None = None,
-    ) -> None:
+    ) -> bool:
         values: dict[str, Any] = {"status": ChunkStatus(status).value, "updated_at": _now()}
         if not isinstance(error_details, _Unset):
             values["error_details"] = error_details
@@ -441,12 +445,17 @@ class SqlAgentStore(AgentStore):
         with self._write() as conn:
             agent_id = conn.execute(statement, parameters).scalar_one_or_none()
             if agent_id is None:
-                raise AgentNotFound(f"no chunk {chunk_id}")
+                exists = conn.execute(sa.select(chunks.c.id).where(chunks.c.id == chunk_id)).first()
+                if exists is None:
+                    raise AgentNotFound(f"no chunk {chunk_id}")
+                return False  # another run holds it now
             self._refresh_status(conn, agent_id)
+            return True
 
-    def reset_chunks(self, chunk_ids: list[uuid.UUID]) -> None:
+    def reset_chunks(self, chunk_ids: list[uuid.UUID], *, run_id: uuid.UUID | None = None) -> None:
         if not chunk_ids:
             return
+        claim = {} if run_id is None else {"last_run_id": run_id}
         with self._write() as conn:
             touched = list(
                 conn.execute(
@@ -460,6 +469,7 @@ class SqlAgentStore(AgentStore):
                         error_details=None,
                         attempts=0,
                         updated_at=_now(),
+                        **claim,
                     )
                     .returning(chunks.c.agent_id)
                 ).scalars()

@@ -351,19 +351,31 @@ class SupabaseStore(AgentStore):
         error_details: dict[str, Any] | _Unset | None = UNSET,
         attempts: int | None = None,
         run_id: uuid.UUID | None = None,
-    ) -> None:
+    ) -> bool:
         values: Row = {"status": ChunkStatus(status).value}
         if not isinstance(error_details, _Unset):
             values["error_details"] = error_details
         if attempts is not None:
             values["attempts"] = attempts
-        if run_id is not None:
+        chunk_table = self._client.table("chunks")
+        if run_id is None:
+            if self._rows(chunk_table.update(values).eq("id", str(chunk_id)).select("id")):
+                return True
+        else:
+            # The run's own chunk (one request, the usual case), else one no run holds yet: two
+            # filters rather than PostgREST's ``or``, each as atomic as the SQL stores' one.
             values["last_run_id"] = str(run_id)
-        request = self._client.table("chunks").update(values).eq("id", str(chunk_id)).select("id")
-        if not self._rows(request):
+            mine = chunk_table.update(values).eq("id", str(chunk_id)).eq("last_run_id", str(run_id))
+            if self._rows(mine.select("id")):
+                return True
+            free = chunk_table.update(values).eq("id", str(chunk_id)).is_("last_run_id", "null")
+            if self._rows(free.select("id")):
+                return True
+        if not self._rows(chunk_table.select("id").eq("id", str(chunk_id))):
             raise AgentNotFound(f"no chunk {chunk_id}")
+        return False  # another run holds it now
 
-    def reset_chunks(self, chunk_ids: list[uuid.UUID]) -> None:
+    def reset_chunks(self, chunk_ids: list[uuid.UUID], *, run_id: uuid.UUID | None = None) -> None:
         """Two requests for all the chunks (the engine resets a run's chunks as it starts): the
         chunks in ``Needs Review`` keep that status, the others go back to ``Not Started``.
 
@@ -375,6 +387,8 @@ class SupabaseStore(AgentStore):
             return
         wanted = sorted({str(c) for c in chunk_ids})
         cleared: Row = {"error_details": None, "attempts": 0}
+        if run_id is not None:
+            cleared["last_run_id"] = str(run_id)
         review = ChunkStatus.NEEDS_REVIEW.value
         chunk_table = self._client.table("chunks")
         reset = chunk_table.update({**cleared, "status": ChunkStatus.NOT_STARTED.value})

@@ -356,6 +356,34 @@ class StoreContract:
         with pytest.raises(AgentNotFound):
             store.reset_chunks([uuid.uuid4()])
 
+    def test_a_later_run_takes_the_chunks_from_an_earlier_one(self, store: AgentStore) -> None:
+        """Two runs of one agent at once: an earlier run paused for approval was aborted after a
+        later run had completed the chunk, and its abort put the chunk back to Not Started."""
+        agent = store.create(definition("Two runs", chunks=2))
+        first, second = (c.id for c in agent.chunks)
+        earlier, later = uuid.uuid4(), uuid.uuid4()
+        store.reset_chunks([first, second], run_id=earlier)
+        assert store.update_chunk_status(first, ChunkStatus.AWAITING_APPROVAL, run_id=earlier)
+        store.reset_chunks([first, second], run_id=later)
+        assert store.update_chunk_status(first, ChunkStatus.COMPLETED, attempts=1, run_id=later)
+
+        assert not store.update_chunk_status(first, ChunkStatus.NOT_STARTED, run_id=earlier)
+        assert not store.update_chunk_status(
+            second, ChunkStatus.FAILED, error_details={"type": "X"}, run_id=earlier
+        )
+
+        chunks = store.get(agent.id).chunks
+        assert [(c.status, c.last_run_id) for c in chunks] == [
+            (ChunkStatus.COMPLETED, later),
+            (ChunkStatus.NOT_STARTED, later),
+        ]
+        assert chunks[1].error_details is None
+        assert store.update_chunk_status(second, ChunkStatus.RUNNING, run_id=later)
+        assert store.update_chunk_status(second, ChunkStatus.FAILED)  # not a run's: always lands
+        assert store.get(agent.id).chunks[1].last_run_id == later
+        with pytest.raises(AgentNotFound):
+            store.update_chunk_status(uuid.uuid4(), ChunkStatus.RUNNING, run_id=later)
+
     def test_stuck_chunks_are_found_by_run(self, store: AgentStore) -> None:
         agent = store.create(definition("Stuck", chunks=3))
         run_a, run_b = uuid.uuid4(), uuid.uuid4()

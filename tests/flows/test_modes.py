@@ -668,3 +668,28 @@ def test_a_resume_without_a_saved_session_warns_and_session_from_needs_a_resume(
                 runs_dir=runs_dir,
                 session_from="nope",
             )
+
+
+def test_an_earlier_run_aborted_after_a_later_one_leaves_the_later_ones_statuses(
+    sqlite_engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: Callable[..., Any],
+    base_url: str,
+    site: LocalSite,
+) -> None:
+    """A verification run waited at chunk 1 while an automatic run of the same agent completed
+    every chunk; aborting the first then put chunk 1 back to Not Started. The later run holds the
+    chunks: the earlier one's writes no longer land, its own record keeps how it ended."""
+    agent = make_agent(sqlite_engine_store, page_chunks(base_url, 2))
+    earlier = FlowThread(agent, mode="verification")
+    paused = wait_for("the pause before chunk 1", paused_at(sqlite_engine_store, agent, 1))
+
+    assert run_flow(agent).is_completed()
+    assert [c.status for c in sqlite_engine_store.get(agent.id).chunks] == [ChunkStatus.COMPLETED] * 2
+
+    resume(paused.flow_run_id, {"decision": "abort", "note": "the other run did it"})
+    assert earlier.result().is_cancelled()
+    chunks = sqlite_engine_store.get(agent.id).chunks
+    assert [c.status for c in chunks] == [ChunkStatus.COMPLETED] * 2
+    assert {c.last_run_id for c in chunks} != {paused.flow_run_id}
+    assert sqlite_engine_store.get_run(paused.flow_run_id).status == RunStatus.ABORTED

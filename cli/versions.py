@@ -76,10 +76,12 @@ def _export_json(record: ExportRecord) -> dict[str, Any]:
 
 
 def _export_text(record: ExportRecord) -> str:
-    """``acme/agents@1a2b3c4`` for GitHub, the remote's last part for git; the tag when there is one."""
+    """``acme/agents:main@1a2b3c4`` for GitHub, the remote's last part for git: a repository holds
+    several branches, and an export to a side branch is not on the default one."""
     where = record.repository.rstrip("/").removesuffix(".git")
     where = "/".join(where.split("/")[-2:]) if record.target == "github" else where.split("/")[-1]
-    return f"{where}@{(record.commit_sha or '?')[:7]}"
+    branch = f":{record.branch}" if record.branch else ""
+    return f"{where}{branch}@{(record.commit_sha or '?')[:7]}"
 
 
 def diff_versions(

@@ -257,11 +257,12 @@ def _failure(command: str, remote: str, stderr: str) -> Exception:
             f"the branch on {remote} moved while exporting (someone pushed meanwhile); nothing was changed: "
             "run the export again"
         )
-    if command == "push" and "refusing to update checked out branch" in lowered:
+    checked_out = re.search(r"refusing to update checked out branch:\s*(?:refs/heads/)?(\S+)", said)
+    if command == "push" and checked_out:
         return GitCommandFailed(
-            f"{remote} has the branch checked out in its work tree, and git does not push to a "
-            "checked-out branch: export to a bare repository (git init --bare) and pull from it, or "
-            "give --branch with another branch",
+            f"{remote} has branch {checked_out.group(1)} checked out in its work tree, and git does not "
+            "push to a checked-out branch: export to a bare repository (git init --bare) and pull from "
+            "it, or give --branch with another branch",
             stderr,
         )
     return GitCommandFailed(f"git {command} failed for {remote}: {said or 'no message'}", stderr)

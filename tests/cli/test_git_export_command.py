@@ -68,7 +68,7 @@ def test_git_export_commits_both_files_once_then_nothing(
     assert [(e["target"], e["commit_sha"], e["tag"]) for e in version_2["exports"]] == [
         ("git", commit, "agent/ship-orders/v2")
     ]
-    assert f"remote@{commit[:7]}" in agentctl("versions", agent_id).out
+    assert f"remote:main@{commit[:7]}" in agentctl("versions", agent_id).out
 
     second = agentctl("export", agent_id, "--git", str(bare.path))
 
@@ -121,7 +121,7 @@ def test_git_export_to_a_repository_with_a_work_tree_says_how_to_do_it(
 
     assert refused.code == 1
     assert refused.err.count("\n") == 1
-    assert "has the branch checked out in its work tree" in refused.err
+    assert "has branch master checked out in its work tree" in refused.err
     assert "git init --bare" in refused.err
     assert heads() == []
     aside = agentctl("export", agent_id, "--git", str(work), "--branch", "agents")

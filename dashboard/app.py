@@ -62,6 +62,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        launcher.keep_sigterm_handler()
         yield
         await launcher.close()
 

@@ -21,6 +21,7 @@ from agents_store.models import Agent
 from agents_store.store import AgentStore
 from dashboard.schemas import RunIn
 from flows._prefect import PrefectClients
+from flows.host_signals import SigtermHandler, current_sigterm_handler, sigterm_handled_by
 from flows.plan import Selection
 from flows.preflight import prepare_run
 
@@ -53,6 +54,11 @@ class RunLauncher:
         self._runs: dict[uuid.UUID, LaunchedRun] = {}
         self._prefect = PrefectClients()
         self._opening = asyncio.Lock()
+        self.sigterm_handler: SigtermHandler = None
+
+    def keep_sigterm_handler(self) -> None:
+        """The server's SIGTERM handler stays in place while runs are live (called as it starts)."""
+        self.sigterm_handler = current_sigterm_handler()
 
     def get(self, flow_run_id: uuid.UUID) -> LaunchedRun | None:
         return self._runs.get(flow_run_id)
@@ -109,7 +115,9 @@ class RunLauncher:
         from flows.run_agent import run_agent
 
         try:
-            with self._prefect.lent():  # every run of the dashboard on the same clients
+            # Every run of the dashboard on the same clients; SIGTERM stays the server's (a graceful
+            # shutdown, which cancels this run: ``close``).
+            with self._prefect.lent(), sigterm_handled_by(self.sigterm_handler):
                 state = await run_flow_async(
                     run_agent, flow_run=flow_run, parameters=parameters, return_type="state"
                 )
@@ -126,6 +134,8 @@ class RunLauncher:
     async def close(self, wait_seconds: float = 10.0) -> None:
         """Cancel the runs still going (their flow's hooks settle them) and wait for them briefly."""
         tasks = [run.task for run in self._runs.values() if run.task is not None and not run.task.done()]
+        if tasks:
+            logger.warning("stopping: %d run(s) in progress end as Crashed, their chunks settled", len(tasks))
         for task in tasks:
             task.cancel()
         if tasks:

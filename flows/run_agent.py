@@ -33,6 +33,7 @@ from flows.browser_limit import BrowserLimit
 from flows.errors import RunRefused
 from flows.evidence import publish_run_artifacts
 from flows.executor import RunExecutor
+from flows.host_signals import restore_host_sigterm
 from flows.plan import Mode, RunPlan, Selection
 from flows.preflight import check_secret_hosts, http_secrets, prepare_run
 from flows.progress import ProgressEvent, publish
@@ -112,6 +113,7 @@ async def run_agent(
     """
     from prefect.runtime import flow_run
 
+    restore_host_sigterm()
     flow_run_id = uuid.UUID(str(flow_run.get_id()))
     attach_to_prefect(logging.DEBUG if mode == "debugging" else logging.INFO)
     settings = get_settings()

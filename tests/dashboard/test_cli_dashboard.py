@@ -3,6 +3,7 @@ and kept out of the other commands' imports."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.dashboard.conftest import TOKEN
 
@@ -155,6 +157,11 @@ def _dashboard_running_an_agent(tmp_path: Path, mode: str) -> Iterator[EmbeddedD
             )
             assert started.status_code in (200, 201, 202), started.text
             dashboard = EmbeddedDashboard(process, log, started.json()["flow_run_id"])
+            if mode == "verification":
+                deadline = time.monotonic() + 90
+                while not client.get(f"/api/runs/{dashboard.run_id}").json()["run"].get("awaiting"):
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.5)
         yield dashboard
     finally:
         process.terminate()
@@ -183,3 +190,27 @@ def test_sigterm_stops_the_temporary_prefect_server_of_its_runs(tmp_path: Path) 
             f"the temporary Prefect server outlived the dashboard: {dashboard.log.read_text()}"
         )
         time.sleep(0.2)
+
+
+@pytest.mark.slow  # a temporary Prefect server of its own: about 20 s
+def test_sigterm_during_a_paused_run_stops_the_dashboard_and_settles_the_run(tmp_path: Path) -> None:
+    """Prefect's own SIGTERM handler, armed while a run was live, raised its TerminationSignal
+    wherever the main thread was: often in an asyncio callback, which logged and swallowed it, and
+    the dashboard kept running. The server's graceful shutdown keeps SIGTERM, and cancels the run."""
+    with _dashboard_running_an_agent(tmp_path, "verification") as dashboard:
+        pass  # paused at its chunk's approval: SIGTERM now
+    said = dashboard.log.read_text()
+    assert dashboard.process.returncode == 0, said
+    assert "TerminationSignal" not in said
+    assert "Traceback" not in said
+    env = {**os.environ, "AGENTCTL_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    for name in ("AGENTCTL_DATABASE_URL", "PREFECT_API_URL"):
+        env.pop(name, None)
+    runs = subprocess.run([*AGENTCTL, "runs", "--json"], check=True, env=env, capture_output=True, text=True)
+    [run] = json.loads(runs.stdout)
+    assert run["flow_run_id"] == dashboard.run_id
+    assert run["status"] in ("Cancelled", "Crashed"), run
+    shown = subprocess.run(
+        [*AGENTCTL, "show", "Wait", "--json"], check=True, env=env, capture_output=True, text=True
+    )
+    assert [c["status"] for c in json.loads(shown.stdout)["chunks"]] == ["Not Started"]

@@ -100,7 +100,15 @@ def _parse_text(text: str) -> Any:
         except json.JSONDecodeError as e:
             raise InvalidAgent(f"malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _UniqueKeyLoader(text)
+        try:
+            node = loader.get_single_node()
+            lossy = _lossy_param(node)
+            if lossy is not None:
+                raise InvalidAgent(lossy)
+            return loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except RecursionError as e:  # PyYAML composes nested collections recursively
         raise InvalidAgent(f"the document nests more than {MAX_DOCUMENT_DEPTH} levels deep") from e
     except yaml.MarkedYAMLError as e:
@@ -232,6 +240,51 @@ def _construct_int(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> int:
 
 
 _UniqueKeyLoader.add_constructor(_INT_TAG, _construct_int)
+
+
+_YAML_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+def _lossy_param(document: yaml.Node | None) -> str | None:
+    """A param written unquoted that YAML reads as a value typed back differently, with the fix.
+
+    Params are free-typed run inputs, typed into pages as text: ``zip: 01234`` became the number
+    1234 and a run typed "1234"; ``price: 1.50`` typed "1.5"; ``gift: yes`` typed "true". Other
+    fields have a type, and text expected there already gets a hint to quote it.
+    """
+    if not isinstance(document, yaml.MappingNode):
+        return None
+    params = next((v for k, v in document.value if getattr(k, "value", None) == "params"), None)
+    if not isinstance(params, yaml.MappingNode):
+        return None
+    for key, value in params.value:
+        found = _lossy_scalar(value, f"params.{key.value}") if isinstance(key, yaml.ScalarNode) else None
+        if found:
+            return found
+    return None
+
+
+def _lossy_scalar(node: yaml.Node, path: str) -> str | None:
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None:  # quoted: text
+        return None
+    written = node.value
+    if node.tag == _INT_TAG:
+        typed = str(_construct_int(_UniqueKeyLoader(""), node))
+    elif node.tag == _FLOAT_TAG and _PLAIN_DECIMAL.fullmatch(written):  # not 1.0e+20, as exports write
+        typed = str(float(written))
+    elif node.tag == _YAML_BOOL_TAG and written.lower() not in ("true", "false"):
+        typed = "true" if written.lower() in ("yes", "on", "y") else "false"
+    else:
+        return None
+    if written == typed:
+        return None
+    return (
+        f"{path}: {written} is {typed} to YAML, and a run would use {typed}; "
+        f"write it in quotes to keep the text ('{written}'), or write {typed}"
+    )
+
+
+_PLAIN_DECIMAL = re.compile(r"[-+]?[0-9_]*\.[0-9_]*")
 
 
 def parse_definition(data: Any) -> AgentDefinition:

@@ -165,18 +165,42 @@ def test_numbers_are_read_as_yaml_1_2_reads_them_not_as_octal_or_base_60() -> No
     """PyYAML follows YAML 1.1: ``timeout_ms: 010`` imported as 8 and ``expect_status: [0200]`` as
     128 (every run then failed: answered 200, expected 128), ``12:30`` as 750 — silently."""
     text = (
-        f"name: n\nloom_url: {LOOM}\nsettings: {{action_timeout_ms: 010}}\n"
-        "params: {at: 12:30, code: 0x1F}\n"
+        f"name: n\nloom_url: {LOOM}\nsettings: {{action_timeout_ms: 010, retries: 0x2}}\n"
+        "params: {at: 12:30}\n"
         "chunks:\n- actions:\n  - {type: http, url: 'https://hooks.test/x', expect_status: [0200]}\n"
         "  - {type: fill, selector: '#t', value: 12:30}\n"
     )
     agent = load_definition(text)
-    assert agent.settings.action_timeout_ms == 10
-    assert agent.params == {"at": "12:30", "code": 31}
+    assert (agent.settings.action_timeout_ms, agent.settings.retries) == (10, 2)
+    assert agent.params == {"at": "12:30"}
     http, fill = agent.chunks[0].actions
     assert isinstance(http, HttpAction)
     assert http.expect_status == [200]
     assert fill.value == "12:30"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("written", "typed"),
+    [("01234", "1234"), ("1.50", "1.5"), ("+5", "5"), ("1_000", "1000"), ("0x1F", "31"), ("yes", "true")],
+)
+def test_a_param_yaml_would_type_differently_is_refused_with_both_fixes(written: str, typed: str) -> None:
+    """Params are typed into pages as text: ``zip: 01234`` imported as the number 1234 and a run
+    typed "1234"; ``price: 1.50`` typed "1.5"; ``gift: yes`` typed "true" — silently."""
+    text = (
+        f"name: n\nloom_url: {LOOM}\nparams:\n  base: 1.0\n  p: {written}\n"
+        "chunks:\n- actions: [{type: sleep, seconds: 0}]\n"
+    )
+    with pytest.raises(InvalidAgent) as caught:
+        load_definition(text)
+    assert caught.value.problems == [
+        f"params.p: {written} is {typed} to YAML, and a run would use {typed}; "
+        f"write it in quotes to keep the text ('{written}'), or write {typed}"
+    ]
+    assert load_definition(text.replace(f"p: {written}", f"p: '{written}'")).params["p"] == written
+    assert load_definition(text.replace(f"p: {written}", f"p: {typed}")).params == {
+        "base": 1.0,
+        "p": json.loads(typed),
+    }
 
 
 def test_a_number_with_an_exponent_yaml_reads_as_text_gets_the_right_hint() -> None:

@@ -3,9 +3,11 @@ and kept out of the other commands' imports."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -165,7 +167,14 @@ def _dashboard_running_an_agent(tmp_path: Path, mode: str) -> Iterator[EmbeddedD
         yield dashboard
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # the failure to report: leave no dashboard or server behind
+            for pid in [*_children(process.pid), process.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            process.wait()
+            raise
 
 
 def test_sigterm_stops_the_temporary_prefect_server_of_its_runs(tmp_path: Path) -> None:

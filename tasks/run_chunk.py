@@ -18,11 +18,12 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from agents_store.models import Action, BrowserAction, HttpAction, SleepAction
+from agents_store.models import Action, BrowserAction, HttpAction, SleepAction, url_scheme
 from agents_store.templates import references
 from tasks.browser.actions import (
     BrowserActionContext,
     Outcome,
+    playwright_message,
     run_browser_action,
     run_sleep,
     screenshot_page,
@@ -101,14 +102,29 @@ async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
 
 
 async def _return_to_start(step: ChunkStep, attempt: int, runtime: RunRuntime) -> None:
+    """A retry starts on the page the chunk started on: a web page only.
+
+    A chunk that started on the browser's error page (the chunk before it failed to load a site, and
+    a person stepped on past it in debugging mode) starts its retries where it is; loading
+    ``chrome-error://…`` failed with a raw "net::ERR_ABORTED" that hid the chunk's own error.
+    """
+    from playwright.async_api import Error as PlaywrightError
+
     page = await runtime.browser.page()
     if attempt == 1:
         runtime.start_urls[step.order] = page.url
         return
     start = runtime.start_urls.get(step.order, "about:blank")
-    if start and start != "about:blank":
-        logger.info("%s: retry %s starts again from %s", step.label, attempt, start)
-        await page.goto(start)
+    if url_scheme(start) not in ("http", "https"):
+        return
+    logger.info("%s: retry %s starts again from %s", step.label, attempt, start)
+    try:
+        await page.goto(start, timeout=step.action_timeout_ms)
+    except PlaywrightError as e:
+        raise ActionError(
+            f"retry {attempt} could not return to {start}, where the chunk started: {playwright_message(e)}",
+            page_url=start,
+        ) from e
 
 
 async def _run_action(step: ChunkStep, index: int, action: Action, runtime: RunRuntime) -> Outcome:

@@ -57,6 +57,11 @@ class LocalSite:
                 f"<a id='link' href='/page/{key}-next'>next</a>{script}"
             )
 
+        @app.get("/dead-link", response_class=HTMLResponse)
+        async def dead_link(port: int) -> HTMLResponse:
+            """A link to a port nothing listens on: following it leaves the browser on its error page."""
+            return HTMLResponse(f"<a id='dead' href='http://127.0.0.1:{port}/'>gone</a>")
+
         @app.get("/show", response_class=HTMLResponse)
         async def show_token(token: str = "") -> HTMLResponse:
             """Shows the token of its URL in a white box at the page's top left (as a settings page

@@ -52,7 +52,7 @@ from tasks.errors import (
 if TYPE_CHECKING:
     from playwright.async_api import Locator, Page
 
-__all__ = ["BrowserActionContext", "Outcome", "run_browser_action", "screenshot_page"]
+__all__ = ["BrowserActionContext", "Outcome", "playwright_message", "run_browser_action", "screenshot_page"]
 
 logger = logging.getLogger("agentctl.actions")
 
@@ -113,7 +113,7 @@ async def run_browser_action(
     except ActionError:
         raise
     except PlaywrightError as e:  # anything the handler did not classify itself
-        raise ActionError(_first_line(e), page_url=ctx.page.url) from e
+        raise ActionError(playwright_message(e), page_url=ctx.page.url) from e
     if sensitive and outcome.selector_used is not None:
         ctx.sensitive_locators.append(ctx.page.locator(outcome.selector_used))
     return outcome
@@ -163,7 +163,7 @@ async def _element(
         ) from e
     except PlaywrightError as e:
         raise ActionError(
-            f"bad selector: {_first_line(e)}", selector_tried=selectors, page_url=page.url
+            f"bad selector: {playwright_message(e)}", selector_tried=selectors, page_url=page.url
         ) from e
     raise ElementNotFound(
         f"an element appeared and went away before it could be used: {', '.join(selectors)}",
@@ -195,14 +195,14 @@ async def _act(
             ) from e
         why = _why_stuck(e)
         raise ActionTimeout(
-            f"{action.type} on {selector!r} did not complete in {timeout:.0f} ms: {_first_line(e)}"
+            f"{action.type} on {selector!r} did not complete in {timeout:.0f} ms: {playwright_message(e)}"
             + (f" ({why})" if why else ""),
             selector_tried=selectors_of(action.selector),
             page_url=ctx.page.url,
         ) from e
     except PlaywrightError as e:
         raise ActionError(
-            f"{action.type} on {outcome.selector_used!r} failed: {_first_line(e)}",
+            f"{action.type} on {outcome.selector_used!r} failed: {playwright_message(e)}",
             selector_tried=selectors_of(action.selector),
             page_url=ctx.page.url,
         ) from e
@@ -219,7 +219,7 @@ _STUCK = re.compile(r"^\s*-\s*((?:element is (?:not|outside)|.*intercepts pointe
 def _why_stuck(error: BaseException) -> str | None:
     """What Playwright last waited for ("element is not stable", "… intercepts pointer events").
 
-    Playwright says it only in the call log of its timeout, which ``_first_line`` drops; without
+    Playwright says it only in the call log of its timeout, which ``playwright_message`` drops; without
     it an ``ActionTimeout`` reads "Timeout 1000ms exceeded" and does not say why the element was
     not usable (moving, hidden, disabled, covered).
     """
@@ -227,7 +227,8 @@ def _why_stuck(error: BaseException) -> str | None:
     return str(found[-1]).strip()[:200] if found else None
 
 
-def _first_line(error: BaseException) -> str:
+def playwright_message(error: BaseException) -> str:
+    """A Playwright error's first useful line, without the API name and the call log."""
     text = str(error).strip()
     for prefix in ("Locator.", "Page.", "LocatorAssertions."):
         if text.startswith(prefix):
@@ -255,7 +256,7 @@ async def _goto(action: GotoAction, ctx: BrowserActionContext) -> Outcome:
     except PlaywrightTimeout as e:
         raise ActionTimeout(f"{url} did not load in {timeout:.0f} ms", page_url=url) from e
     except PlaywrightError as e:
-        raise ActionError(f"could not open {url}: {_first_line(e)}", page_url=url) from e
+        raise ActionError(f"could not open {url}: {playwright_message(e)}", page_url=url) from e
     return Outcome()
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deployments.server import free_port
 from tests.dashboard.conftest import TOKEN
 
 AGENTCTL = [sys.executable, "-c", "from cli.main import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_refuses_a_network_address_without_a_sign_in(tmp_path: Path) -> None:
@@ -56,7 +50,7 @@ def test_agentctl_list_does_not_import_the_web_stack() -> None:
 
 
 def test_the_command_serves_the_dashboard_with_a_token(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AGENTCTL_HOME": str(tmp_path / "home"),
@@ -125,7 +119,7 @@ class EmbeddedDashboard:
 def _dashboard_running_an_agent(tmp_path: Path, mode: str) -> Iterator[EmbeddedDashboard]:
     """``agentctl dashboard`` with no PREFECT_API_URL (embedded mode), its log in a file, and a run
     of a one-chunk agent started from its API; the process is sent SIGTERM on exit."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AGENTCTL_HOME": str(tmp_path / "home"), "PREFECT_HOME": str(tmp_path / "prefect")}
     for name in ("AGENTCTL_DATABASE_URL", "PREFECT_API_URL", "AGENTCTL_DASHBOARD_TOKEN"):
         env.pop(name, None)

@@ -11,6 +11,7 @@ import pytest
 
 from agents_store.models import Agent, ChunkStatus
 from agents_store.store import AgentStore, RunStatus
+from deployments.server import free_port
 from tests.factories import demo_sign_in
 from tests.sites import LocalSite
 
@@ -180,6 +181,40 @@ def test_retries_then_success_records_the_attempts(
     assert site.hits["flaky"] == 3
     # every retry first went back to where the chunk started
     assert site.hits["start"] == 3
+
+
+def test_a_retry_of_a_chunk_that_started_on_the_browsers_error_page_stays_there(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str
+) -> None:
+    """Chunk 1 followed a link to a dead site, so chunk 2 began on ``chrome-error://chromewebdata/``;
+    its retry went "back" there, failed with a raw ``net::ERR_ABORTED`` (type Error, no action),
+    and that hid the chunk's own error."""
+    dead_port = free_port()
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Follow",
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/dead-link?port={dead_port}"},
+                    {"type": "click", "selector": "#dead"},
+                ],
+            },
+            {
+                "name": "Look",
+                "retries": 1,
+                "actions": [{"type": "click", "selector": "#real", "timeout_ms": 300}],
+            },
+        ],
+    )
+    state = run_flow(agent)
+    assert state.is_failed()
+    look = sqlite_engine_store.get(agent.id).chunks[1]
+    assert look.status == ChunkStatus.FAILED
+    assert look.error_details is not None
+    assert (look.error_details["type"], look.error_details["action_index"]) == ("ElementNotFound", 0)
+    assert look.attempts == 2
+    assert [e["type"] for e in look.error_details["attempt_errors"]] == ["ElementNotFound"] * 2
 
 
 def test_a_chunk_that_keeps_failing_stops_the_run_with_full_error_details(

@@ -8,7 +8,6 @@ every run ends with the right status in the store, and every run record is finis
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ from agents_store.documents import parse_definition
 from agents_store.errors import AgentNotFound
 from agents_store.models import Agent, ChunkStatus
 from agents_store.store import RunStatus
+from deployments.server import free_port
 from tests.factories import LOOM
 from tests.helpers import AGENTCTL, process_env, wait_for
 from tests.sites import LocalSite
@@ -53,12 +53,6 @@ def _chunks(base_url: str, agent: int, *, fail_last: bool) -> list[dict[str, Any
         }
     )
     return chunks
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Load:
@@ -160,7 +154,7 @@ def test_fifty_dashboard_clients_while_four_agents_run(
         )
         for n in range(1, AGENTS + 1)
     ]
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "dashboard.log").open("w")
     dashboard = subprocess.Popen(

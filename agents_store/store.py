@@ -34,6 +34,7 @@ __all__ = [
     "AgentPage",
     "AgentQuery",
     "AgentStore",
+    "ChunkResultRecord",
     "ExportRecord",
     "RunRecord",
     "RunStatus",
@@ -105,6 +106,19 @@ class RunStatus(StrEnum):
     ABORTED = "Aborted"
 
 
+class ChunkResultRecord(BaseModel):
+    """One chunk of a run, as the run left it (``RunRecord.results``)."""
+
+    order: int
+    chunk_id: uuid.UUID
+    name: str | None = None
+    status: ChunkStatus
+    attempts: int = 0
+    duration_seconds: float | None = None
+    error: str | None = Field(default=None, description="Masked, one line.")
+    screenshot: str | None = None
+
+
 class RunRecord(BaseModel):
     """A row of ``agent_runs``: links an agent (at a version) to one Prefect flow run."""
 
@@ -126,6 +140,9 @@ class RunRecord(BaseModel):
     awaiting: dict[str, Any] | None = None
     """While paused: what for (``kind`` approval or step, ``order``, ``chunk_id``, ``key``, ``since``,
     ``description``)."""
+    results: list[ChunkResultRecord] | None = None
+    """Each selected chunk as this run left it, written at each pause and at the end: the chunk rows
+    show the newest run, and a run's page must show this one."""
 
 
 class StuckChunk(BaseModel):

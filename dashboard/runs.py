@@ -14,7 +14,7 @@ from agents_store.store import RunRecord, RunStatus
 from dashboard.auth import Principal
 from dashboard.deps import Dashboard, FoundRun, find_run
 from dashboard.schemas import LogLineOut, LogsOut, RunOut, RunStatusOut
-from dashboard.views import chunk_outs, run_out
+from dashboard.views import run_chunk_outs, run_out
 
 __all__ = ["pending_runs", "run_logs", "run_status", "run_view", "runs_of", "settle_dead_runs"]
 
@@ -72,9 +72,9 @@ def run_view(found: FoundRun) -> RunOut:
 
 
 def run_status(ctx: Dashboard, flow_run_id: uuid.UUID, user: Principal) -> RunStatusOut:
-    """The run and its agent's chunk rows, as they are now (what a live page polls)."""
+    """The run and its agent's chunk rows as this run has them (what a live page polls)."""
     found = find_run(ctx, flow_run_id, user)
-    return RunStatusOut(run=run_view(found), chunks=chunk_outs(found.agent, ctx.runs_dir))
+    return RunStatusOut(run=run_view(found), chunks=run_chunk_outs(found.record, found.agent, ctx.runs_dir))
 
 
 def runs_of(ctx: Dashboard, user: Principal, records: list[RunRecord]) -> list[RunOut]:

@@ -83,6 +83,10 @@ class ChunkOut(BaseModel):
     actions_yaml: str = Field(description="The actions as the editor shows them: one YAML line each.")
     last_run_id: uuid.UUID | None
     updated_at: datetime | None
+    in_run: bool | None = Field(
+        default=None,
+        description="On a run's rows: whether that run selected the chunk (None on an agent's rows).",
+    )
 
 
 class ScheduleOut(BaseModel):
@@ -276,7 +280,7 @@ class RunOut(BaseModel):
 
 
 class RunStatusOut(BaseModel):
-    """A run and the chunk rows of its agent as they are now: what a live page polls."""
+    """A run and its agent's chunk rows as this run has them: what a live page polls."""
 
     run: RunOut
     chunks: list[ChunkOut]

@@ -16,7 +16,15 @@ from agents_store.store import RunRecord, RunStatus, Schedule
 from agents_store.versions import action_lines
 from dashboard.schemas import AgentOut, AwaitingOut, ChunkOut, Link, RunOut, ScheduleOut
 
-__all__ = ["agent_out", "artifact_url", "chunk_outs", "run_out", "schedule_out", "video_link"]
+__all__ = [
+    "agent_out",
+    "artifact_url",
+    "chunk_outs",
+    "run_chunk_outs",
+    "run_out",
+    "schedule_out",
+    "video_link",
+]
 
 DECISIONS = {
     "approval": ["approve", "skip", "abort"],
@@ -105,6 +113,49 @@ def chunk_outs(agent: Agent, runs_dir: Path) -> list[ChunkOut]:
                 **_failure_links(runs_dir, chunk),
             )
         )
+    return out
+
+
+def run_chunk_outs(record: RunRecord | None, agent: Agent, runs_dir: Path) -> list[ChunkOut]:
+    """The agent's chunk rows as this run has them.
+
+    A row the run still holds is live. A row a later run of the agent has rewritten shows what this
+    run recorded for the chunk (its ``results``, kept at each pause and at the end): the run's page
+    showed the later run's statuses, a skipped chunk as Completed. A chunk the run did not select is
+    marked out of it (``in_run`` False) rather than showing someone else's status as this run's.
+    """
+    rows = chunk_outs(agent, runs_dir)
+    if record is None:
+        return rows
+    if record.results is None:  # before its first pause, or an older run: the rows are the best known
+        selected = {r.order for r in rows} if record.chunks is None else set(record.chunks)
+        return [row.model_copy(update={"in_run": row.order in selected}) for row in rows]
+    results = {r.chunk_id: r for r in record.results}
+    out: list[ChunkOut] = []
+    for row in rows:
+        result = results.get(row.id)
+        if result is None:
+            out.append(row.model_copy(update={"in_run": False}))
+        elif row.last_run_id == record.flow_run_id:
+            out.append(row.model_copy(update={"in_run": True}))
+        else:
+            failed = result.status == ChunkStatus.FAILED
+            out.append(
+                row.model_copy(
+                    update={
+                        "in_run": True,
+                        "name": result.name,
+                        "status": result.status,
+                        "attempts": result.attempts,
+                        "error_summary": result.error if failed else None,
+                        "error_details": None,
+                        "screenshot": artifact_url(runs_dir, record.flow_run_id, result.screenshot),
+                        "trace": None,
+                        "task_run": None,
+                        "last_run_id": record.flow_run_id,
+                    }
+                )
+            )
     return out
 
 

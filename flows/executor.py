@@ -20,7 +20,7 @@ from prefect.utilities.annotations import quote
 from agents_store.errors import AgentctlError, ExecutionError
 from agents_store.models import ChunkStatus
 from agents_store.settings import Settings
-from agents_store.store import RunStatus
+from agents_store.store import ChunkResultRecord, RunStatus
 from flows._prefect import run_client
 from flows.decisions import ChunkDecision, StepDecision, describe_chunk
 from flows.errors import ChunkFailed, PauseTimedOut, RunAborted
@@ -238,6 +238,22 @@ class RunExecutor:
         finally:
             await self.runtime.browser.close()
 
+    def results(self) -> list[ChunkResultRecord]:
+        """Each selected chunk as this run has it so far (the run record keeps them)."""
+        return [
+            ChunkResultRecord(
+                order=o.step.order,
+                chunk_id=o.step.chunk_id,
+                name=o.step.name,
+                status=ChunkStatus(o.status),
+                attempts=o.attempts,
+                duration_seconds=o.duration_seconds,
+                error=o.error,
+                screenshot=o.screenshot,
+            )
+            for o in self.outcomes
+        ]
+
     def _abort(self, step: ChunkStep) -> None:
         self.aborted = True
         self.failure = RunAborted(f"aborted by a person at {step.label}")
@@ -322,7 +338,7 @@ class RunExecutor:
             "since": since,
             "description": description,
         }
-        await self.sync.update_run(status=RunStatus.PAUSED, awaiting=awaiting)
+        await self.sync.update_run(status=RunStatus.PAUSED, awaiting=awaiting, results=self.results())
         await self.sync.flush()  # the store says "paused" before anyone is asked
         publish(ProgressEvent(self.runtime.flow_run_id, "pause", order=step.order, status=kind, message=key))
         timeout = self.settings.pause_timeout_seconds

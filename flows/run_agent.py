@@ -248,7 +248,7 @@ async def _run(
             publish(ProgressEvent(flow_run_id, "run", status=status.value, message=error))
             await _all_of(
                 executor.close_browser(),  # while the run's record and report are written: one wait, not two
-                sync.run_finished(status, error),
+                sync.run_finished(status, error, results=executor.results()),
                 publish_run_artifacts(
                     agent_id=str(agent.id),
                     agent_name=agent.name,

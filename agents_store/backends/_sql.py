@@ -503,6 +503,7 @@ class SqlAgentStore(AgentStore):
         values = run.model_dump(mode="python")
         values["status"] = run.status.value
         values["params"] = run.params
+        values["results"] = run.model_dump(mode="json", include={"results"})["results"]
         with self._write() as conn:
             exists = conn.execute(sa.select(agents.c.id).where(agents.c.id == run.agent_id)).first()
             if exists is None:

@@ -170,6 +170,7 @@ agent_runs = sa.Table(
     sa.Column("host", sa.Text),
     sa.Column("pid", sa.Integer),
     sa.Column("awaiting", JSON),
+    sa.Column("results", JSON),
 )
 
 agent_schedules = sa.Table(

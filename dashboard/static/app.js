@@ -215,7 +215,7 @@ function renderLogs(pre, lines) {
 function updateRows(root, chunks) {
   for (const chunk of chunks) {
     const row = root.querySelector(`tr[data-chunk-id="${chunk.id}"]`);
-    if (!row) continue;
+    if (!row || chunk.in_run === false) continue;  // not this run's chunk: its status is not this run's
     setPill(row, chunk.status);
     row.querySelector('[data-role="attempts"]').textContent = chunk.attempts || "";
     row.querySelector('[data-role="error"]').textContent = chunk.error_summary || "";

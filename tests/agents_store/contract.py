@@ -19,7 +19,15 @@ from agents_store.errors import (
 )
 from agents_store.models import Agent, AgentStatus, Chunk, ChunkStatus
 from agents_store.settings import LOCAL_USER_ID
-from agents_store.store import AgentQuery, AgentStore, ExportRecord, RunRecord, RunStatus, Schedule
+from agents_store.store import (
+    AgentQuery,
+    AgentStore,
+    ChunkResultRecord,
+    ExportRecord,
+    RunRecord,
+    RunStatus,
+    Schedule,
+)
 from tests.factories import agent_doc, chunk_doc, definition
 
 
@@ -399,15 +407,31 @@ class StoreContract:
             run_a,
         )
 
-    def test_run_record_keeps_where_it_runs_and_what_it_awaits(self, store: AgentStore) -> None:
+    def test_run_record_keeps_where_it_runs_what_it_awaits_and_its_chunks(self, store: AgentStore) -> None:
         agent = store.create(definition("Runner"))
         awaiting = {"kind": "approval", "order": 1, "key": "approve-x", "since": "2026-01-01T00:00:00+00:00"}
+        result = ChunkResultRecord(
+            order=1,
+            chunk_id=agent.chunks[0].id,
+            name="Step 1",
+            status=ChunkStatus.FAILED,
+            attempts=2,
+            duration_seconds=0.5,
+            error="ElementNotFound: no #x",
+        )
         run = _run(agent.id).model_copy(
-            update={"host": "box-1", "pid": 4242, "awaiting": awaiting, "status": RunStatus.PAUSED}
+            update={
+                "host": "box-1",
+                "pid": 4242,
+                "awaiting": awaiting,
+                "status": RunStatus.PAUSED,
+                "results": [result],
+            }
         )
         store.record_run(run)
         stored = store.get_run(run.flow_run_id)
         assert (stored.host, stored.pid, stored.awaiting) == ("box-1", 4242, awaiting)
+        assert stored.results == [result]
         assert [r.flow_run_id for r in store.list_runs(status=RunStatus.PAUSED)] == [run.flow_run_id]
 
     # ------------------------------------------------------------- delete / duplicate

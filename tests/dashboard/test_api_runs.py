@@ -210,6 +210,48 @@ async def test_verification_mode_waits_for_approvals(
     assert late["code"] == "not_paused"
 
 
+async def test_a_runs_page_shows_that_run_after_a_later_run_of_the_agent(
+    api: httpx.AsyncClient, quick_agent: Callable[..., Agent]
+) -> None:
+    """A run's page showed the agent's chunk rows as the newest run left them: a chunk skipped in a
+    verification run showed Completed once a later run had completed it, and a chunk the run never
+    selected showed someone else's status as this run's."""
+    agent = quick_agent(quick_chunks(3, seconds=0))
+    runs = f"/api/agents/{agent.id}/runs"
+    first = (await api.post(runs, json={"mode": "verification", "chunks": [1, 2]})).json()["flow_run_id"]
+
+    async def awaiting(order: int) -> dict[str, Any] | None:
+        run = (await api.get(f"/api/runs/{first}")).json()["run"]
+        return run["awaiting"] if run["awaiting"] and run["awaiting"]["order"] == order else None
+
+    for order, decision in ((1, "approve"), (2, "skip")):
+        key = (await until(f"the approval of chunk {order}", lambda o=order: awaiting(o)))["key"]
+        answered = await api.post(
+            f"/api/runs/{first}/decision", json={"decision": decision, "pause_key": key}
+        )
+        assert answered.status_code == 200, answered.text
+
+    async def finished(run_id: str) -> dict[str, Any] | None:
+        live = (await api.get(f"/api/runs/{run_id}")).json()
+        return live if live["run"]["finished"] else None
+
+    await until("the first run to finish", lambda: finished(first))
+    later = (await api.post(runs, json={"mode": "automatic"})).json()["flow_run_id"]
+    assert [c["status"] for c in (await until("the later run", lambda: finished(later)))["chunks"]] == [
+        "Completed"
+    ] * 3
+
+    shown = (await api.get(f"/api/runs/{first}")).json()["chunks"]
+    assert [(c["status"], c["in_run"]) for c in shown[:2]] == [("Completed", True), ("Skipped", True)]
+    assert shown[2]["in_run"] is False  # its row is the later run's
+    assert {c["last_run_id"] for c in shown[:2]} == {first}
+    page = (await api.get(f"/runs/{first}")).text
+    assert page.count("not in this run") == 1
+    assert [c["status"] for c in (await api.get(f"/api/agents/{agent.id}")).json()["chunks"]] == [
+        "Completed"
+    ] * 3
+
+
 @pytest.fixture
 def run_folder(store: AgentStore, local_agent: MakeAgent) -> tuple[Agent, uuid.UUID, Path]:
     """A finished run of a failed chunk, with the files a run leaves: screenshot, trace, session."""

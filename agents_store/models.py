@@ -561,6 +561,12 @@ class AgentDefinition(_Model):
         loom_video_id(value)
         return value
 
+    @field_validator("description")
+    @classmethod
+    def _blank_description(cls, value: str | None) -> str | None:
+        """Only whitespace is no description (as a blank name is refused), not one that sorts first."""
+        return value if value is None or value.strip() else None
+
     @field_validator("github_repo_url")
     @classmethod
     def _github(cls, value: str | None) -> str | None:

@@ -283,10 +283,12 @@ class AgentStore(ABC):
         Does not create a version: run state is not part of the definition. ``error_details``
         left unset keeps the stored value; ``None`` clears it.
 
-        With ``run_id`` it is that run's write: it lands on a chunk no run holds (and takes it) or
-        one this run holds (it claimed it with ``reset_chunks`` and no later run has since). Two
-        runs of one agent at once must not overwrite each other: the chunk row shows the newest
-        run's state, and an older run's abort does not reset a chunk the newer one completed.
+        With ``run_id`` it is that run's write, and lands only while the run holds the chunk: it
+        claimed it with ``reset_chunks`` as it started, no later run has claimed it since, and no
+        edit has changed what the chunk does (an edit of its actions or its review mark releases
+        it). Two runs of one agent at once must not overwrite each other — the chunk row shows the
+        newest run's state, an older run's abort does not reset a chunk the newer one completed —
+        and a run must not mark an edited chunk with the result of actions it no longer has.
         Returns whether it landed.
 
         Raises:

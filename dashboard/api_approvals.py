@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from agents_store.store import RunStatus
 from dashboard.deps import Ctx, User, find_run
 from dashboard.errors import ApiError, error_responses
-from dashboard.runs import pending_runs, settle_dead_runs
+from dashboard.runs import pending_runs, settle_dead_runs, settle_if_orphaned
 from dashboard.schemas import DecisionIn, DecisionOut, RunOut
 from dashboard.views import DECISIONS
 
@@ -43,6 +43,8 @@ async def decide(ctx: Ctx, user: User, flow_run_id: uuid.UUID, body: DecisionIn)
     from flows.decisions import send_decision
 
     found = await asyncio.to_thread(find_run, ctx, flow_run_id, user)
+    if await settle_if_orphaned(ctx, found.record):  # its process is gone: nobody would run it on
+        found = await asyncio.to_thread(find_run, ctx, flow_run_id, user)
     record = found.record
     awaiting = record.awaiting if record is not None and record.status == RunStatus.PAUSED else None
     if record is None or not awaiting:

@@ -123,6 +123,10 @@ def edit_chunk(
         status = ChunkStatus.NEEDS_REVIEW
     elif needs_review is False and status == ChunkStatus.NEEDS_REVIEW:
         status = ChunkStatus.NOT_STARTED
+    if (status == ChunkStatus.NEEDS_REVIEW) != (old.status == ChunkStatus.NEEDS_REVIEW):
+        # A person changed the mark: a run still going on this chunk no longer writes it (a forced
+        # run put its own mark back over the review).
+        update["last_run_id"] = None
     update["status"] = status
     chunks = list(agent.chunks)
     chunks[index] = old.model_copy(update=update)

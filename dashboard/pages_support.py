@@ -16,7 +16,9 @@ from fastapi import Request, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from agents_store.slug import agent_slug
 from dashboard.auth import CSRF_COOKIE, Authenticator, Principal
+from tasks.templating import as_text
 
 __all__ = ["csrf_for", "render", "templates"]
 
@@ -70,7 +72,15 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(ago=_ago, utc=_utc, status_class=_status_class, took=_took, pretty=_pretty)
+    env.filters.update(
+        ago=_ago,
+        utc=_utc,
+        status_class=_status_class,
+        took=_took,
+        pretty=_pretty,
+        param_text=as_text,
+        slug=agent_slug,
+    )
     return env
 
 

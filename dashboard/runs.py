@@ -6,6 +6,7 @@ shown as crashed rather than as running forever; it costs three small queries wh
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -16,7 +17,15 @@ from dashboard.deps import Dashboard, FoundRun, find_run
 from dashboard.schemas import LogLineOut, LogsOut, RunOut, RunStatusOut
 from dashboard.views import run_chunk_outs, run_out
 
-__all__ = ["pending_runs", "run_logs", "run_status", "run_view", "runs_of", "settle_dead_runs"]
+__all__ = [
+    "pending_runs",
+    "run_logs",
+    "run_status",
+    "run_view",
+    "runs_of",
+    "settle_dead_runs",
+    "settle_if_orphaned",
+]
 
 
 async def settle_dead_runs(ctx: Dashboard) -> None:
@@ -36,6 +45,22 @@ async def settle_dead_runs(ctx: Dashboard) -> None:
 
         ctx.settling = Coalesced(settle)
     await ctx.settling()
+
+
+async def settle_if_orphaned(ctx: Dashboard, record: RunRecord | None) -> bool:
+    """Settle the run now if the store has it alive but the process running it is gone.
+
+    A dashboard killed (SIGKILL) and restarted: an open run page kept polling a run that said
+    Paused, and an answer to it was sent to Prefect — which set the run Running with nothing to
+    run it. A local check, no Prefect call: cheap enough for every poll.
+    """
+    from flows.reconcile import process_gone
+
+    alive = record is not None and record.status in (RunStatus.RUNNING, RunStatus.PAUSED)
+    if alive and record is not None and await asyncio.to_thread(process_gone, record):
+        await settle_dead_runs(ctx)
+        return True
+    return False
 
 
 def _prefect_url(flow_run_id: uuid.UUID) -> str | None:

@@ -185,7 +185,9 @@ def _params(agent: Agent, overrides: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         known = ", ".join(sorted(agent.params)) or "none"
         raise ConfigError(
-            f"{', '.join(unknown)} not a param of this agent (its params: {known})", field="params"
+            f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
+            f"{'a param' if len(unknown) == 1 else 'params'} of this agent (its params: {known})",
+            field="params",
         )
     return {**agent.params, **overrides}
 

@@ -27,7 +27,7 @@ from agents_store.store import AgentStore, RunRecord, RunStatus
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
 
-__all__ = ["Settled", "reconcile", "settle_run"]
+__all__ = ["Settled", "process_gone", "reconcile", "settle_run"]
 
 logger = logging.getLogger("agentctl.reconcile")
 
@@ -94,7 +94,8 @@ def _unreviewed_chunks(record: RunRecord | None) -> set[str]:
     return ids
 
 
-def _process_gone(record: RunRecord) -> bool:
+def process_gone(record: RunRecord) -> bool:
+    """The run executes on this host, in a process that no longer exists (no Prefect call)."""
     if record.host != socket.gethostname() or record.pid is None:
         return False
     if record.pid == os.getpid():
@@ -153,7 +154,7 @@ def _candidates(store: AgentStore) -> dict[uuid.UUID, RunRecord | None]:
 async def _verdict(run_id: uuid.UUID, record: RunRecord | None) -> tuple[RunStatus, str, bool] | None:
     if record is not None and record.status not in _ALIVE:
         return record.status, record.error or f"the run ended {record.status.value.lower()}", False
-    if record is not None and _process_gone(record):
+    if record is not None and process_gone(record):
         return RunStatus.CRASHED, f"the process running it (pid {record.pid} on {record.host}) is gone", True
     state = await _prefect_state(run_id)
     if state is None:

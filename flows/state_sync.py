@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from agents_store.errors import StoreUnavailable
+from agents_store.errors import AgentNotFound, StoreUnavailable
 from agents_store.models import ChunkStatus
 from agents_store.store import UNSET, AgentStore, RunRecord, RunStatus
 from flows.progress import ProgressEvent, publish
@@ -42,7 +42,7 @@ class StoreSync:
         self._queue: asyncio.Queue[tuple[str, Callable[[], object]]] = asyncio.Queue()
         self._drainer: asyncio.Task[None] | None = None
         self.lost: list[str] = []
-        self._taken_over: set[int] = set()
+        self._released: set[int] = set()
 
     def _enqueue(self, what: str, call: Callable[[], object]) -> None:
         if self._drainer is None or self._drainer.done():
@@ -94,18 +94,21 @@ class StoreSync:
         attempts: int | None = None,
     ) -> Callable[[], None]:
         def write() -> None:
-            landed = self.store.update_chunk_status(
-                step.chunk_id,
-                status,
-                error_details=error_details,  # type: ignore[arg-type]
-                attempts=attempts,
-                run_id=self.flow_run_id,
-            )
-            if not landed and step.order not in self._taken_over:
-                self._taken_over.add(step.order)
+            try:
+                landed = self.store.update_chunk_status(
+                    step.chunk_id,
+                    status,
+                    error_details=error_details,  # type: ignore[arg-type]
+                    attempts=attempts,
+                    run_id=self.flow_run_id,
+                )
+            except AgentNotFound:  # an edit removed it, or gave it a new id, during the run
+                landed = False
+            if not landed and step.order not in self._released:
+                self._released.add(step.order)
                 logger.info(
-                    "%s: a later run of this agent holds the chunk now; this run's status for it "
-                    "stays in its own record",
+                    "%s: a later run or an edit of the agent has taken the chunk's row; this run's "
+                    "result for it stays in its own record",
                     step.label,
                 )
 

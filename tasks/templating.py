@@ -15,7 +15,7 @@ from typing import Any
 from agents_store.templates import TEMPLATE, Reference, parse_reference
 from tasks.errors import TemplateError
 
-__all__ = ["TemplateContext", "render"]
+__all__ = ["TemplateContext", "as_text", "render"]
 
 
 @dataclass
@@ -40,7 +40,7 @@ def render(value: Any, context: TemplateContext) -> Any:
         whole = TEMPLATE.fullmatch(value.strip()) if value.strip().startswith("{{") else None
         if whole and whole.group(0) == value.strip():
             return _lookup(parse_reference(whole.group(1)), context)
-        return TEMPLATE.sub(lambda m: _text(_lookup(parse_reference(m.group(1)), context)), value)
+        return TEMPLATE.sub(lambda m: as_text(_lookup(parse_reference(m.group(1)), context)), value)
     if isinstance(value, Mapping):
         return {k: render(v, context) for k, v in value.items()}
     if isinstance(value, list):
@@ -65,7 +65,8 @@ def _lookup(ref: Reference, context: TemplateContext) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as a template inside text shows it (and a form field, the same way)."""
     if value is None:
         return ""
     if isinstance(value, bool):

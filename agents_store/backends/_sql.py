@@ -112,14 +112,14 @@ def _chunk_status_statement(columns: frozenset[str]) -> sa.Update:
     A run writes a chunk's status twice per chunk; building the statement for each write and
     deriving its cache key cost SQLAlchemy ten times what SQLite spends running it (1.3 ms of CPU
     a write, on the thread that shares the GIL with the run's event loop). A run's write (one
-    that sets ``last_run_id``) matches the chunk only while no other run holds it, and takes it.
+    that names ``last_run_id``) matches the chunk only while that run holds it.
     """
     statement = sa.update(chunks).where(
         chunks.c.id == sa.bindparam("updated_chunk_id", type_=chunks.c.id.type)
     )
     if "last_run_id" in columns:
         writer = sa.bindparam("new_last_run_id", type_=chunks.c.last_run_id.type)
-        statement = statement.where(sa.or_(chunks.c.last_run_id.is_(None), chunks.c.last_run_id == writer))
+        statement = statement.where(chunks.c.last_run_id == writer)
     return statement.values(
         {name: sa.bindparam(f"new_{name}", type_=chunks.c[name].type) for name in sorted(columns)}
     ).returning(chunks.c.agent_id)
@@ -448,7 +448,7 @@ class SqlAgentStore(AgentStore):
                 exists = conn.execute(sa.select(chunks.c.id).where(chunks.c.id == chunk_id)).first()
                 if exists is None:
                     raise AgentNotFound(f"no chunk {chunk_id}")
-                return False  # another run holds it now
+                return False  # the run no longer holds it
             self._refresh_status(conn, agent_id)
             return True
 

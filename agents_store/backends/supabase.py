@@ -358,22 +358,14 @@ class SupabaseStore(AgentStore):
         if attempts is not None:
             values["attempts"] = attempts
         chunk_table = self._client.table("chunks")
-        if run_id is None:
-            if self._rows(chunk_table.update(values).eq("id", str(chunk_id)).select("id")):
-                return True
-        else:
-            # The run's own chunk (one request, the usual case), else one no run holds yet: two
-            # filters rather than PostgREST's ``or``, each as atomic as the SQL stores' one.
-            values["last_run_id"] = str(run_id)
-            mine = chunk_table.update(values).eq("id", str(chunk_id)).eq("last_run_id", str(run_id))
-            if self._rows(mine.select("id")):
-                return True
-            free = chunk_table.update(values).eq("id", str(chunk_id)).is_("last_run_id", "null")
-            if self._rows(free.select("id")):
-                return True
+        request = chunk_table.update(values).eq("id", str(chunk_id))
+        if run_id is not None:
+            request = request.eq("last_run_id", str(run_id))
+        if self._rows(request.select("id")):
+            return True
         if not self._rows(chunk_table.select("id").eq("id", str(chunk_id))):
             raise AgentNotFound(f"no chunk {chunk_id}")
-        return False  # another run holds it now
+        return False  # the run no longer holds it
 
     def reset_chunks(self, chunk_ids: list[uuid.UUID], *, run_id: uuid.UUID | None = None) -> None:
         """Two requests for all the chunks (the engine resets a run's chunks as it starts): the

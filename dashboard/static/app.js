@@ -45,10 +45,17 @@ function setPath(target, path, value) {
   node[parts[parts.length - 1]] = value;
 }
 
+function changedField(el) {
+  return el.type === "checkbox" ? el.checked !== el.defaultChecked : el.value !== el.defaultValue;
+}
+
 function formBody(form, submitter) {
   const body = JSON.parse(form.dataset.body || "{}");
   for (const el of form.elements) {
     if (!el.name || el.disabled || el.type === "submit" || el.type === "file" || el.type === "button") continue;
+    // Sent only when the person changed it: an untouched field keeps what is saved (a param's
+    // type, a review a run made after this page loaded).
+    if (el.hasAttribute("data-if-changed") && !changedField(el)) continue;
     if (el.type === "checkbox") {
       setPath(body, el.name, el.checked);
     } else if (el.type === "radio") {
@@ -71,13 +78,25 @@ function formBody(form, submitter) {
 
 function clearErrors(form) {
   form.querySelectorAll("[data-error-for], .form-error").forEach((el) => (el.textContent = ""));
+  if (form.nextElementSibling?.classList.contains("form-error")) form.nextElementSibling.textContent = "";
   form.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
+}
+
+function errorSlotAfter(element) {
+  // A form with no slot of its own (a lone Delete or Duplicate button) keeps its button: the
+  // message goes just after it, where the next try clears it.
+  let slot = element.nextElementSibling;
+  if (!slot || !slot.classList.contains("form-error")) {
+    slot = el("div", { className: "form-error", role: "alert" });
+    element.after(slot);
+  }
+  return slot;
 }
 
 function showError(form, failure) {
   const field = failure.field ? failure.field.split(".")[0] : null;
   const slot = field && form.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
-  (slot || form.querySelector(".form-error") || form).textContent = failure.message;
+  (slot || form.querySelector(".form-error") || errorSlotAfter(form)).textContent = failure.message;
   const input = field && form.querySelector(`[name="${CSS.escape(field)}"], [name^="${CSS.escape(field)}."]`);
   if (input) {
     input.classList.add("invalid");
@@ -124,7 +143,31 @@ document.addEventListener("click", async (event) => {
   }
   const move = event.target.closest("[data-move]");
   if (move) await moveChunk(move);
+  const download = event.target.closest("a[data-download]");
+  if (download) {
+    event.preventDefault();
+    await downloadFile(download);
+  }
 });
+
+async function downloadFile(link) {
+  // A plain download link showed nothing when the API refused (a secret pasted into the agent):
+  // the browser just cancelled the download. Fetched here, a refusal is shown beside the link.
+  const slot = errorSlotAfter(link);
+  slot.textContent = "";
+  const response = await fetch(link.href, { credentials: "same-origin" });
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
+    slot.textContent = (data.error && data.error.message) || `download failed (${response.status})`;
+    return;
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const save = el("a", { href: url, download: link.dataset.download });
+  document.body.append(save);
+  save.click();
+  save.remove();
+  URL.revokeObjectURL(url);
+}
 
 async function moveChunk(button) {
   const table = button.closest("table.chunks");

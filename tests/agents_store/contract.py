@@ -311,6 +311,7 @@ class StoreContract:
         agent = store.create(definition("Hot write", chunks=3))
         run_id = uuid.uuid4()
         details = {"type": "ElementNotFound", "message": "no #x", "attempts": 3}
+        store.reset_chunks([agent.chunks[1].id], run_id=run_id)  # the run claims it as it starts
         store.update_chunk_status(
             agent.chunks[1].id, ChunkStatus.FAILED, error_details=details, attempts=3, run_id=run_id
         )
@@ -366,10 +367,13 @@ class StoreContract:
 
     def test_a_later_run_takes_the_chunks_from_an_earlier_one(self, store: AgentStore) -> None:
         """Two runs of one agent at once: an earlier run paused for approval was aborted after a
-        later run had completed the chunk, and its abort put the chunk back to Not Started."""
+        later run had completed the chunk, and its abort put the chunk back to Not Started. A run
+        writes only the chunks it claimed as it started and still holds."""
         agent = store.create(definition("Two runs", chunks=2))
         first, second = (c.id for c in agent.chunks)
         earlier, later = uuid.uuid4(), uuid.uuid4()
+        assert not store.update_chunk_status(first, ChunkStatus.RUNNING, run_id=earlier)  # not claimed
+        assert store.get(agent.id).chunks[0].status == ChunkStatus.NOT_STARTED
         store.reset_chunks([first, second], run_id=earlier)
         assert store.update_chunk_status(first, ChunkStatus.AWAITING_APPROVAL, run_id=earlier)
         store.reset_chunks([first, second], run_id=later)
@@ -395,6 +399,8 @@ class StoreContract:
     def test_stuck_chunks_are_found_by_run(self, store: AgentStore) -> None:
         agent = store.create(definition("Stuck", chunks=3))
         run_a, run_b = uuid.uuid4(), uuid.uuid4()
+        store.reset_chunks([agent.chunks[0].id, agent.chunks[1].id], run_id=run_a)
+        store.reset_chunks([agent.chunks[2].id], run_id=run_b)
         store.update_chunk_status(agent.chunks[0].id, ChunkStatus.COMPLETED, run_id=run_a)
         store.update_chunk_status(agent.chunks[1].id, ChunkStatus.RUNNING, run_id=run_a)
         store.update_chunk_status(agent.chunks[2].id, ChunkStatus.AWAITING_APPROVAL, run_id=run_b)

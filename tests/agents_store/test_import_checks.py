@@ -297,3 +297,10 @@ def test_names_are_one_line(name: str) -> None:
     doc = agent_doc(chunks=2)
     doc["chunks"][1]["name"] = name
     assert _error(doc) == f"chunk 2: name: {name!r} {rule}"
+
+
+def test_a_description_of_only_whitespace_is_no_description() -> None:
+    """Names were trimmed but a blank description was kept, sorting first in "by description"."""
+    text = f"name: n\nloom_url: {LOOM}\ndescription: '   '\nchunks: []\n"
+    assert load_definition(text).description is None
+    assert load_definition(text.replace("'   '", "' Adds two records '")).description == " Adds two records "

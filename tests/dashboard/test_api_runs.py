@@ -252,6 +252,90 @@ async def test_a_runs_page_shows_that_run_after_a_later_run_of_the_agent(
     ] * 3
 
 
+async def test_a_chunk_edited_during_a_run_keeps_the_edit_not_the_runs_result(
+    api: httpx.AsyncClient, quick_agent: Callable[..., Agent]
+) -> None:
+    """Edited while a verification run waited (its actions changed, or its review mark taken off),
+    the chunk then showed Completed from the old actions the run still ran — or had Needs Review
+    put back by the forced run. An edit takes the chunk's row from the run; the run's own record
+    keeps what it did."""
+    chunks = quick_chunks(3, seconds=0)
+    chunks[2]["status"] = "Needs Review"
+    agent = quick_agent(chunks)
+    run = (await api.post(f"/api/agents/{agent.id}/runs", json={"mode": "debugging", "force": True})).json()
+    run_id = run["flow_run_id"]
+
+    async def awaiting(order: int) -> dict[str, Any] | None:
+        live = (await api.get(f"/api/runs/{run_id}")).json()["run"]
+        return live["awaiting"] if live["awaiting"] and live["awaiting"]["order"] == order else None
+
+    key = (await until("the pause after chunk 1", lambda: awaiting(1)))["key"]
+    version = (await api.get(f"/api/agents/{agent.id}")).json()["version"]
+    url = f"/api/agents/{agent.id}/chunks"
+    edited = await api.patch(
+        f"{url}/{agent.chunks[1].id}",
+        json={"version": version, "actions_yaml": "- {type: sleep, seconds: 1}\n"},
+    )
+    assert edited.status_code == 200, edited.text
+    reviewed = await api.patch(
+        f"{url}/{agent.chunks[2].id}", json={"version": version + 1, "needs_review": False}
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    assert (
+        await api.post(f"/api/runs/{run_id}/decision", json={"decision": "run_to_end", "pause_key": key})
+    ).status_code == 200
+
+    async def finished() -> dict[str, Any] | None:
+        live = (await api.get(f"/api/runs/{run_id}")).json()
+        return live if live["run"]["finished"] else None
+
+    live = await until("the run to finish", finished)
+    assert live["run"]["status"] == "Completed"
+    assert [c["status"] for c in live["chunks"]] == ["Completed"] * 3  # what the run did
+    rows = (await api.get(f"/api/agents/{agent.id}")).json()["chunks"]
+    assert [(c["status"], c["attempts"]) for c in rows] == [
+        ("Completed", 1),
+        ("Not Started", 0),
+        ("Not Started", 0),
+    ]
+    assert rows[1]["actions"] == [{"type": "sleep", "seconds": 1.0}]
+
+
+async def test_a_run_whose_process_died_is_settled_before_a_page_or_an_answer_believes_it(
+    api: httpx.AsyncClient, quick_agent: Callable[..., Agent], store: AgentStore
+) -> None:
+    """The dashboard running a paused run was killed (SIGKILL) and restarted: its open run page kept
+    showing Paused with buttons, and an answer was sent on to Prefect (200), which set the run
+    Running with nothing to run it — until some other page happened to load."""
+    import socket
+
+    from tests.factories import run_record
+
+    agent = quick_agent(quick_chunks(1))
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    awaiting = {"kind": "approval", "order": 1, "chunk_id": str(agent.chunks[0].id), "key": "approve-x"}
+    record = run_record(
+        agent.id,
+        status=RunStatus.PAUSED,
+        mode="verification",
+        awaiting=awaiting,
+        host=socket.gethostname(),
+        pid=dead.pid,
+    )
+    store.record_run(record)
+    store.reset_chunks([agent.chunks[0].id], run_id=record.flow_run_id)
+    store.update_chunk_status(agent.chunks[0].id, ChunkStatus.AWAITING_APPROVAL, run_id=record.flow_run_id)
+
+    answer = await api.post(
+        f"/api/runs/{record.flow_run_id}/decision", json={"decision": "approve", "pause_key": "approve-x"}
+    )
+    assert error_of(answer, 409)["code"] == "not_paused"
+    live = (await api.get(f"/api/runs/{record.flow_run_id}")).json()
+    assert (live["run"]["status"], live["run"]["awaiting"]) == ("Crashed", None)
+    assert live["chunks"][0]["status"] == "Not Started"
+
+
 @pytest.fixture
 def run_folder(store: AgentStore, local_agent: MakeAgent) -> tuple[Agent, uuid.UUID, Path]:
     """A finished run of a failed chunk, with the files a run leaves: screenshot, trace, session."""
@@ -275,6 +359,7 @@ def run_folder(store: AgentStore, local_agent: MakeAgent) -> tuple[Agent, uuid.U
     (folder / "session-after-01.json").write_text('{"storage_state": {"cookies": ["secret"]}}')
     (folder.parent / "outside.png").write_bytes(b"\x89PNG from outside the run's folder")
     os.symlink(folder.parent / "outside.png", folder / "link.png")
+    store.reset_chunks([agent.chunks[1].id], run_id=run_id)
     store.update_chunk_status(
         agent.chunks[1].id,
         ChunkStatus.FAILED,

@@ -336,3 +336,67 @@ async def test_a_late_answer_is_refused_and_the_next_pause_says_so(
         await expect(next_box.locator(".form-error")).to_contain_text("someone answered it first")
         assert await awaiting_order() == 2  # the click skipped nothing
         await other.post(f"/api/runs/{run_id}/decision", json={"decision": "abort"}, headers=headers)
+
+
+async def test_forms_send_only_what_the_person_changed(
+    page: Page, dashboard_url: str, store: AgentStore
+) -> None:
+    """The run form sent every param as text (``flag: true`` as "True", ``nothing: null`` as "",
+    ``count: 3`` as "3") though nobody had touched them; a chunk's editor sent its Needs Review box
+    as the page had loaded it, so renaming a chunk a run had since reviewed marked it again."""
+    from playwright.async_api import expect
+
+    from agents_store.models import ChunkStatus
+
+    doc = {
+        "name": "Typed params",
+        "loom_url": LOOM,
+        "params": {"count": 3, "flag": True, "nothing": None, "who": "me"},
+        "chunks": [
+            {"name": "Wait", "actions": [{"type": "sleep", "seconds": 0}]},
+            {"name": "Unsure", "status": "Needs Review", "actions": [{"type": "sleep", "seconds": 0}]},
+        ],
+    }
+    agent = store.create(parse_definition(doc))
+    await page.goto(f"{dashboard_url}/agents/{agent.id}")
+    await expect(page.locator("#param-flag")).to_have_value("true")
+    await expect(page.locator("#param-nothing")).to_have_value("")
+    await page.fill("#param-who", "you")
+    body = await page.evaluate("formBody(document.getElementById('run-form'))")
+    assert body["params"] == {"who": "you"}
+
+    # A verification run approved "Unsure" after this page loaded: it is reviewed, with no new version.
+    store.update_chunk_status(agent.chunks[1].id, ChunkStatus.COMPLETED, attempts=1)
+    await page.locator('tr[data-order="2"]').get_by_role("button", name="Edit").click()
+    await page.fill(f"#name-{agent.chunks[1].id}", "Checked")
+    await page.get_by_role("button", name="Save chunk").click()
+    await expect(page.get_by_test_id("agent-version")).to_have_text("version 2")
+    saved = store.get(agent.id).chunks[1]
+    assert (saved.name, saved.status) == ("Checked", ChunkStatus.COMPLETED)
+
+
+async def test_a_refused_download_or_duplicate_says_why_and_keeps_its_button(
+    page: Page, dashboard_url: str, store: AgentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused YAML download (a secret pasted into the agent) only cancelled the download, and
+    a refused Duplicate replaced its own button with the message."""
+    from playwright.async_api import expect
+
+    monkeypatch.setenv("AGENTCTL_SECRET_PASTED", "pasted-s3cret-value")
+    doc = {
+        "name": "Pasted",
+        "loom_url": LOOM,
+        "params": {"token": "pasted-s3cret-value"},
+        "chunks": [{"name": "Wait", "actions": [{"type": "sleep", "seconds": 0}]}],
+    }
+    agent = store.create(parse_definition(doc))
+    await page.goto(f"{dashboard_url}/agents/{agent.id}")
+    await page.get_by_test_id("download-yaml").click()
+    refusal = page.locator('[data-testid="download-yaml"] + .form-error')
+    await expect(refusal).to_contain_text("secret")
+    assert "pasted-s3cret-value" not in await refusal.inner_text()
+
+    store.delete(agent.id)  # from another window
+    await page.get_by_role("button", name="Duplicate").click()
+    await expect(page.locator("form + .form-error")).to_contain_text(f"no agent {agent.id}")
+    await expect(page.get_by_role("button", name="Duplicate")).to_be_visible()

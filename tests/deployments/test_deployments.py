@@ -215,7 +215,7 @@ def test_a_cron_schedule_fires_runs_whose_statuses_land(
             "error: --timezone: 'Mars/Olympus' is not a time zone",
         ),
         (("--cron", "0 9 * * *", "--mode", "fast"), "error: --mode: 'fast' is not one of"),
-        (("--cron", "0 9 * * *", "--param", "nope=1"), "error: --param: nope not a param of this agent"),
+        (("--cron", "0 9 * * *", "--param", "nope=1"), "error: --param: nope is not a param of this agent"),
     ],
 )
 def test_a_bad_schedule_changes_nothing(

@@ -27,6 +27,7 @@ def test_a_chunk_awaiting_approval_goes_back_to_needs_review_if_it_was(
             agent.id, flow_run_id=run_id, mode="verification", status=RunStatus.PAUSED, awaiting=awaiting
         )
     )
+    sqlite_engine_store.reset_chunks([first.id, second.id], run_id=run_id)
     sqlite_engine_store.update_chunk_status(first.id, ChunkStatus.COMPLETED, run_id=run_id)
     sqlite_engine_store.update_chunk_status(second.id, ChunkStatus.AWAITING_APPROVAL, run_id=run_id)
 
@@ -53,6 +54,7 @@ def test_a_chunk_a_forced_run_died_in_goes_back_to_needs_review_with_the_reason(
     sqlite_engine_store.record_run(
         run_record(agent.id, flow_run_id=run_id, status=RunStatus.RUNNING, notes=[note])
     )
+    sqlite_engine_store.reset_chunks([first.id, second.id], run_id=run_id)
     sqlite_engine_store.update_chunk_status(first.id, ChunkStatus.COMPLETED, run_id=run_id)
     sqlite_engine_store.update_chunk_status(second.id, ChunkStatus.RUNNING, run_id=run_id)
 

@@ -64,6 +64,7 @@ def test_import_list_show_export_and_run_state_through_supabase(
         started_at=datetime.now(UTC),
     )
     service_store.record_run(run)
+    service_store.reset_chunks([agent.chunks[0].id], run_id=run.flow_run_id)
     service_store.update_chunk_status(
         agent.chunks[0].id, ChunkStatus.COMPLETED, attempts=1, run_id=run.flow_run_id
     )

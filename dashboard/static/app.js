@@ -262,7 +262,36 @@ function updateRows(root, chunks) {
     setPill(row, chunk.status);
     row.querySelector('[data-role="attempts"]').textContent = chunk.attempts || "";
     row.querySelector('[data-role="error"]').textContent = chunk.error_summary || "";
+    updateFailurePanel(row, chunk);
   }
+}
+
+function updateFailurePanel(row, chunk) {
+  // The panel the page loaded with belongs to the run before; one for a failure of this run is
+  // built from what the poll returns (the page's own, on reload, has every detail).
+  const panel = row.parentElement.querySelector(`tr.failure[data-failure-for="${chunk.id}"]`);
+  const failed = chunk.status === "Failed" && chunk.error_summary;
+  const shown = panel && panel.dataset.summary === (chunk.error_summary || "");
+  if (!failed) {
+    panel?.remove();
+    return;
+  }
+  if (shown) return;
+  const links = el("div", { className: "links" }, [
+    chunk.screenshot ? el("a", { href: chunk.screenshot.url, target: "_blank", textContent: "Screenshot" }) : "",
+    chunk.task_run ? el("a", { href: chunk.task_run.url, target: "_blank", textContent: "Prefect task run" }) : "",
+  ]);
+  const fresh = el("tr", { className: "failure" }, [
+    el("td"),
+    el("td", { colSpan: row.children.length - 1 }, [
+      el("div", { className: "failure-message", textContent: chunk.error_summary }),
+      links,
+    ]),
+  ]);
+  fresh.dataset.failureFor = chunk.id;
+  fresh.dataset.summary = chunk.error_summary;
+  if (panel) panel.replaceWith(fresh);
+  else row.after(fresh);
 }
 
 async function followRun(root) {

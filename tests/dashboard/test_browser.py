@@ -400,3 +400,39 @@ async def test_a_refused_download_or_duplicate_says_why_and_keeps_its_button(
     await page.get_by_role("button", name="Duplicate").click()
     await expect(page.locator("form + .form-error")).to_contain_text(f"no agent {agent.id}")
     await expect(page.get_by_role("button", name="Duplicate")).to_be_visible()
+
+
+async def test_a_live_run_page_drops_the_failure_panel_of_the_run_before(
+    page: Page, dashboard_url: str, store: AgentStore
+) -> None:
+    """Rows went Completed as a new run went, but the red panel (and screenshot) of the previous
+    run's failure stayed under them until a reload; a chunk failing live got no panel at all."""
+    from playwright.async_api import expect
+
+    from agents_store.models import ChunkStatus
+
+    doc = {
+        "name": "Again",
+        "loom_url": LOOM,
+        "chunks": [{"name": "Wait", "actions": [{"type": "sleep", "seconds": 0}]}],
+    }
+    agent = store.create(parse_definition(doc))
+    chunk = agent.chunks[0]
+    store.update_chunk_status(
+        chunk.id, ChunkStatus.FAILED, attempts=3, error_details={"type": "Old", "message": "before"}
+    )
+    await page.goto(f"{dashboard_url}/agents/{agent.id}")
+    panel = page.locator(f'tr.failure[data-failure-for="{chunk.id}"]')
+    await expect(panel).to_contain_text("Old: before")
+
+    row = {"id": str(chunk.id), "in_run": True, "attempts": 1, "screenshot": None, "task_run": None}
+    same = {**row, "status": "Failed", "error_summary": "Old: before"}
+    await page.evaluate("chunk => updateRows(document, [chunk])", same)
+    await expect(panel.locator("details.raw")).to_have_count(1)  # the page's own panel, all details, stays
+    await page.evaluate(
+        "chunk => updateRows(document, [chunk])", {**row, "status": "Completed", "error_summary": None}
+    )
+    await expect(panel).to_have_count(0)
+    failed = {**row, "status": "Failed", "error_summary": "ElementNotFound: no element matches '#x'"}
+    await page.evaluate("chunk => updateRows(document, [chunk])", failed)
+    await expect(panel).to_contain_text("ElementNotFound: no element matches '#x'")

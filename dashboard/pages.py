@@ -8,6 +8,7 @@ field it names; the sign-in and sign-out forms are plain HTML forms.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Annotated, Literal
 
@@ -26,6 +27,7 @@ from dashboard.runs import pending_runs, run_status, runs_of, settle_dead_runs
 
 __all__ = ["render_error_page", "router"]
 
+logger = logging.getLogger("dashboard")
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
@@ -94,6 +96,7 @@ async def agent_page(request: Request, ctx: Ctx, user: User, agent_ref: str) -> 
     if (redirect := _canonical(request, agent_ref, agent_id, f"/agents/{agent_id}")) is not None:
         return redirect
     await settle_dead_runs(ctx)
+    schedule_state = await _schedule_state(ctx, agent_id)
 
     def load() -> Response:
         agent = agent_detail(ctx, agent_id, user.user_id)
@@ -101,10 +104,34 @@ async def agent_page(request: Request, ctx: Ctx, user: User, agent_ref: str) -> 
         exports = [export_out(e) for e in ctx.store.list_exports(agent_id)[:5]]
         active = next((r for r in runs if not r.finished), None)
         return _page(
-            request, ctx, user, "detail.html", agent=agent, runs=runs, exports=exports, active_run=active
+            request,
+            ctx,
+            user,
+            "detail.html",
+            agent=agent,
+            runs=runs,
+            exports=exports,
+            active_run=active,
+            schedule_state=schedule_state,
         )
 
     return await asyncio.to_thread(load)
+
+
+async def _schedule_state(ctx: Dashboard, agent_id: uuid.UUID) -> str | None:
+    """What Prefect says of the agent's schedule (``agentctl schedules``' STATE): "On" alone hid a
+    schedule nothing runs (``no runner``: its runs only pile up, Late). None when there is none,
+    or Prefect cannot say now (the page shows the stored switch)."""
+    from deployments.operations import schedule_state
+
+    schedule = next(iter(await asyncio.to_thread(ctx.store.list_schedules, agent_id)), None)
+    if schedule is None:
+        return None
+    try:
+        return await schedule_state(schedule)
+    except Exception:  # Prefect unreachable: the page still shows the agent
+        logger.warning("could not read the schedule state of agent %s from Prefect", agent_id, exc_info=True)
+        return None
 
 
 @router.get("/agents/{agent_ref}/versions")

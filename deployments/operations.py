@@ -18,6 +18,7 @@ from agents_store.store import AgentQuery, AgentStore, RunRecord, RunStatus, Sch
 from deployments.agent_deployments import (
     DeployedAgent,
     agent_id_of,
+    agent_tag,
     apply_agent_deployment,
     find_deployment,
     remove_agent_deployments,
@@ -33,6 +34,7 @@ __all__ = [
     "delete_agent",
     "deploy_agents",
     "ensure_work_pool",
+    "schedule_state",
     "schedules_overview",
     "trigger_agent",
     "undeploy_agent",
@@ -267,9 +269,20 @@ async def schedules_overview(store: AgentStore) -> list[ScheduledAgent]:
     return sorted(rows, key=lambda r: (r.next_run is None, r.next_run or datetime.max, r.agent.name))
 
 
-async def _agent_deployments() -> dict[uuid.UUID, str]:
-    """Every agent's deployment in Prefect, by agent id: ``paused``, ``on`` or ``no runner`` (a
-    request per 200).
+async def schedule_state(schedule: Schedule) -> str:
+    """One agent's ``ScheduledAgent.state``: what the dashboard shows beside its schedule."""
+    from flows.prefect_ui import embedded_mode
+
+    if not schedule.active:
+        return "off"
+    if embedded_mode():
+        return "stored"
+    return (await _agent_deployments(schedule.agent_id)).get(schedule.agent_id, "not deployed")
+
+
+async def _agent_deployments(agent_id: uuid.UUID | None = None) -> dict[uuid.UUID, str]:
+    """Every agent's deployment in Prefect (or one agent's), by agent id: ``paused``, ``on`` or
+    ``no runner`` (a request per 200).
 
     Prefect marks a deployment READY while a runner (``agentctl serve``) or a worker of its pool
     polls for its runs, and NOT_READY a minute after the last poll: a schedule that is on but has
@@ -279,7 +292,8 @@ async def _agent_deployments() -> dict[uuid.UUID, str]:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
     from prefect.client.schemas.objects import DeploymentStatus
 
-    only_ours = DeploymentFilter(tags=DeploymentFilterTags(all_=["agentctl"]))
+    tags = ["agentctl"] if agent_id is None else ["agentctl", agent_tag(agent_id)]
+    only_ours = DeploymentFilter(tags=DeploymentFilterTags(all_=tags))
     states: dict[uuid.UUID, str] = {}
     seen = 0
     async with get_client() as client:

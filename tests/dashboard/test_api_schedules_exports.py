@@ -73,6 +73,34 @@ async def test_an_automatic_schedule_of_an_agent_that_needs_review_is_refused(
     assert verified.status_code == 200, verified.text
 
 
+@pytest.mark.usefixtures("prefect_harness")
+async def test_the_agent_page_says_when_a_schedule_will_not_fire(
+    api: httpx.AsyncClient, local_agent: MakeAgent
+) -> None:
+    """The card said a green "On" for a schedule no serve or worker runs (its runs pile up Late),
+    and still after a chunk was marked Needs Review (every automatic firing is then refused)."""
+    agent = local_agent()
+    url = f"/api/agents/{agent.id}/schedule"
+    assert (await api.put(url, json={"cron": "0 9 * * *"})).status_code == 200
+    page = (await api.get(f"/agents/{agent.id}")).text
+    assert "On · no runner" in page  # deployed in Prefect, which has seen no serve or worker poll
+    assert "its scheduled runs will wait, Late, until one does" in page
+    assert 'data-testid="schedule-review"' not in page
+
+    marked = await api.patch(
+        f"/api/agents/{agent.id}/chunks/{agent.chunks[1].id}", json={"version": 1, "needs_review": True}
+    )
+    assert marked.status_code == 200, marked.text
+    page = (await api.get(f"/agents/{agent.id}")).text
+    assert "Every scheduled run will be refused: chunk 2 needs review" in page
+    assert (
+        await api.put(url, json={"cron": "0 9 * * *", "active": False, "mode": "verification"})
+    ).status_code == 200
+    page = (await api.get(f"/agents/{agent.id}")).text
+    assert 'data-testid="schedule-warning"' not in page
+    assert 'data-testid="schedule-review"' not in page
+
+
 @pytest.fixture
 def gh(github_double: GitHubDouble, monkeypatch: pytest.MonkeyPatch) -> GitHubDouble:
     """The double as the dashboard's GitHub. Request it before ``api``: the app reads

@@ -266,7 +266,7 @@ def test_trigger_with_wait_and_the_documented_rest_example(
 
     bad = agentctl(served, "trigger", agent_id, "--param", "nope=1")
     assert bad.returncode == 1
-    assert "error: --param: nope not a param" in bad.stderr
+    assert "error: --param: nope is not a param" in bad.stderr
 
     # A run the flow would refuse is refused here: it was queued, and failed in serve's log.
     gated_chunks = page_chunks(base_url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agents_store.errors import ExecutionError
 
-__all__ = ["ChunkFailed", "PauseTimedOut", "RunAborted", "RunNotPaused", "RunRefused"]
+__all__ = ["ChunkFailed", "PauseTimedOut", "RunAborted", "RunCancelled", "RunNotPaused", "RunRefused"]
 
 
 class RunRefused(ExecutionError):
@@ -21,6 +21,10 @@ class ChunkFailed(ExecutionError):
 
 class RunAborted(ExecutionError):
     """Someone aborted the run at an approval or step pause."""
+
+
+class RunCancelled(ExecutionError):
+    """Someone cancelled the run in Prefect (its UI, CLI or API); it stopped before its next chunk."""
 
 
 class PauseTimedOut(ExecutionError):

@@ -8,6 +8,7 @@ says what it awaits, so ``agentctl pending``, the dashboard and the Prefect UI c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from agents_store.models import ChunkStatus
 from agents_store.settings import Settings
 from agents_store.store import ChunkResultRecord, RunStatus
 from flows._prefect import run_client
+from flows.cancellation import CancelWatch
 from flows.decisions import ChunkDecision, StepDecision, describe_chunk
-from flows.errors import ChunkFailed, PauseTimedOut, RunAborted
+from flows.errors import ChunkFailed, PauseTimedOut, RunAborted, RunCancelled
 from flows.evidence import ChunkOutcome
 from flows.plan import RunPlan
 from flows.progress import ProgressEvent, publish
@@ -81,6 +83,8 @@ class RunExecutor:
     outcomes: list[ChunkOutcome] = field(default_factory=list)
     failure: AgentctlError | None = None
     aborted: bool = False
+    cancelled: bool = False
+    cancel_watch: CancelWatch | None = None
     _step_pauses: dict[int, int] = field(default_factory=dict)
     _approved: set[int] = field(default_factory=set)
     _pausing_steps: bool = False
@@ -96,10 +100,16 @@ class RunExecutor:
         self._pausing_steps = self.mode == "debugging"
         index = 0
         while index < len(self.outcomes):
+            if self.cancel_watch is not None and self.cancel_watch.requested.is_set():
+                self._cancel(f"cancelled in Prefect before {self.outcomes[index].step.label}")
+                break
             try:
                 stop = await self._one(index)
             except PauseTimedOut as e:
                 self.failure = e
+                break
+            except RunCancelled as e:
+                self._cancel(str(e))
                 break
             if stop is None:
                 continue
@@ -254,6 +264,10 @@ class RunExecutor:
             for o in self.outcomes
         ]
 
+    def _cancel(self, reason: str) -> None:
+        self.cancelled = True
+        self.failure = RunCancelled(reason)
+
     def _abort(self, step: ChunkStep) -> None:
         self.aborted = True
         self.failure = RunAborted(f"aborted by a person at {step.label}")
@@ -314,6 +328,24 @@ class RunExecutor:
                 pause_key,
             )
 
+    async def _unless_cancelled(self, pause: Any) -> Any:
+        """The pause's answer, unless the run is cancelled in Prefect first (RunCancelled): Prefect
+        keeps waiting for a resume that a cancelled run never gets, until the pause times out."""
+        waiting = asyncio.ensure_future(pause)
+        if self.cancel_watch is None:
+            return await waiting
+        cancelled = asyncio.ensure_future(self.cancel_watch.requested.wait())
+        try:
+            await asyncio.wait({waiting, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            cancelled.cancel()
+        if waiting.done():
+            return waiting.result()
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        raise RunCancelled("cancelled in Prefect while it waited for a person")
+
     async def _pause_once(
         self,
         step: ChunkStep,
@@ -343,7 +375,14 @@ class RunExecutor:
         publish(ProgressEvent(self.runtime.flow_run_id, "pause", order=step.order, status=kind, message=key))
         timeout = self.settings.pause_timeout_seconds
         try:
-            answer = await pause_flow_run(wait_for_input=form, key=key, timeout=timeout, poll_interval=1)
+            answer = await self._unless_cancelled(
+                pause_flow_run(wait_for_input=form, key=key, timeout=timeout, poll_interval=1)
+            )
+        except RunCancelled:
+            if kind == "approval":
+                await self.sync.set_status(step, _not_run(step))
+            await self.sync.update_run(awaiting=None)
+            raise
         except FlowPauseTimeout as e:
             if kind == "approval":
                 await self.sync.set_status(step, _not_run(step))

@@ -30,6 +30,7 @@ from agents_store.store import AgentStore, RunRecord, RunStatus
 from flows._prefect import run_client
 from flows._store import flow_store
 from flows.browser_limit import BrowserLimit
+from flows.cancellation import CancelWatch
 from flows.errors import RunRefused
 from flows.evidence import publish_run_artifacts
 from flows.executor import RunExecutor
@@ -215,7 +216,7 @@ async def _run(
     )
     with masking_logs(masker):
         try:
-            async with action_client() as http:
+            async with action_client() as http, CancelWatch(flow_run_id) as cancel_watch:
                 runtime = RunRuntime(
                     flow_run_id=flow_run_id,
                     templates=TemplateContext(
@@ -230,7 +231,9 @@ async def _run(
                     debug=debugging,
                     secret_hosts=secret_hosts,
                 )
-                executor = RunExecutor(plan=plan, runtime=runtime, sync=sync, settings=settings)
+                executor = RunExecutor(
+                    plan=plan, runtime=runtime, sync=sync, settings=settings, cancel_watch=cancel_watch
+                )
                 try:
                     outcomes, failure = await executor.run()
                 except BaseException:
@@ -240,6 +243,8 @@ async def _run(
             status = (
                 RunStatus.ABORTED
                 if executor.aborted
+                else RunStatus.CANCELLED
+                if executor.cancelled
                 else RunStatus.FAILED
                 if failure
                 else RunStatus.COMPLETED
@@ -261,7 +266,7 @@ async def _run(
         finally:
             await sync.close()
             await labelling
-    if executor.aborted:
+    if executor.aborted or executor.cancelled:
         return Cancelled(message=error)
     if failure is not None:
         # The run's outcome as a state, not an exception: raised, it had Prefect log a traceback

@@ -693,3 +693,54 @@ def test_an_earlier_run_aborted_after_a_later_one_leaves_the_later_ones_statuses
     assert [c.status for c in chunks] == [ChunkStatus.COMPLETED] * 2
     assert {c.last_run_id for c in chunks} != {paused.flow_run_id}
     assert sqlite_engine_store.get_run(paused.flow_run_id).status == RunStatus.ABORTED
+
+
+def _cancel_in_prefect(flow_run_id: Any) -> None:
+    """What ``prefect flow-run cancel`` and the UI's Cancel do: the run goes Cancelling."""
+    from prefect import get_client
+    from prefect.states import Cancelling
+
+    async def cancel() -> None:
+        async with get_client() as client:
+            await client.set_flow_run_state(flow_run_id, Cancelling())
+
+    asyncio.run(cancel())
+
+
+def test_a_run_cancelled_in_prefect_stops_before_its_next_chunk_or_at_its_pause(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, prefect_harness: None, chromium: str
+) -> None:
+    """``agentctl run`` (no Prefect runner) ignored a cancel: the chunk after it ran and the store
+    said Completed while Prefect said Cancelling; a paused run waited out its pause timeout."""
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {"name": "Slow", "actions": [{"type": "sleep", "seconds": 4}]},
+            {"name": "After", "actions": [{"type": "sleep", "seconds": 0}]},
+        ],
+    )
+    going = FlowThread(agent)
+
+    def running() -> RunRecord | None:
+        runs = sqlite_engine_store.list_runs(agent.id)
+        chunk = sqlite_engine_store.get(agent.id).chunks[0]
+        return runs[0] if runs and chunk.status == ChunkStatus.RUNNING else None
+
+    run = wait_for("chunk 1 to run", running)
+    _cancel_in_prefect(run.flow_run_id)
+    assert going.result(timeout=30).is_cancelled()
+    assert [c.status for c in sqlite_engine_store.get(agent.id).chunks] == [
+        ChunkStatus.COMPLETED,
+        ChunkStatus.NOT_STARTED,
+    ]
+    record = sqlite_engine_store.get_run(run.flow_run_id)
+    assert record.status == RunStatus.CANCELLED
+    assert record.error == 'cancelled in Prefect before chunk 2 "After"'
+
+    paused = FlowThread(agent, mode="verification")
+    waiting = wait_for("the pause before chunk 1", paused_at(sqlite_engine_store, agent, 1))
+    _cancel_in_prefect(waiting.flow_run_id)
+    assert paused.result(timeout=30).is_cancelled()
+    record = sqlite_engine_store.get_run(waiting.flow_run_id)
+    assert (record.status, record.awaiting) == (RunStatus.CANCELLED, None)
+    assert sqlite_engine_store.get(agent.id).chunks[0].status == ChunkStatus.NOT_STARTED

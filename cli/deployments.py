@@ -218,7 +218,8 @@ def trigger(
     param: ParamsOption = None,
     mode: Annotated[str | None, typer.Option("--mode", help="automatic, verification or debugging.")] = None,
     wait: Annotated[
-        bool, typer.Option("--wait", help="Wait until the run ends; exit 0 only if it completed.")
+        bool,
+        typer.Option("--wait", help="Wait until the run ends; exit 0 only if every chunk completed."),
     ] = False,
     force: Annotated[
         bool,
@@ -227,7 +228,7 @@ def trigger(
 ) -> None:
     """Start a run of the agent's deployment (a worker or `agentctl serve` runs it); prints its id and URL."""
     from cli._prefect import flow_run_url, note_prefect_mode
-    from cli.runs import parse_params
+    from cli.runs import exit_if_chunks_were_skipped, parse_params
     from deployments.operations import trigger_agent, wait_for_run
 
     state = state_of(ctx)
@@ -251,6 +252,7 @@ def trigger(
         out_console.print(f"{outcome}: {message}" if message else outcome, markup=False)
         if not (final and final.is_completed()):
             raise typer.Exit(1)
+        exit_if_chunks_were_skipped(store, flow_run.id)
 
 
 def server(

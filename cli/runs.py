@@ -118,12 +118,16 @@ def run_agent_command(
         why = why_not_completed(state.store(), run_id, final)
         err_console.print(f"agentctl: run {final.name.lower()}: {why}", markup=False)
         raise typer.Exit(1)
-    skipped = _skipped_chunks(state.store(), run_id)
+    exit_if_chunks_were_skipped(state.store(), run_id)
+
+
+def exit_if_chunks_were_skipped(store: AgentStore, run_id: uuid.UUID | None) -> None:
+    """Completed in Prefect, but a person skipped chunks: exit 1 (``run`` and ``trigger --wait``
+    alike), since a script testing $? must know not every chunk ran."""
+    skipped = _skipped_chunks(store, run_id)
     if skipped:
-        # Completed in Prefect, but not every chunk asked for ran: a script testing $? must know.
-        err_console.print(
-            f"agentctl: run completed, but skipped {skipped}: not every chunk ran", markup=False
-        )
+        message = f"agentctl: run completed, but skipped {skipped}: not every chunk ran"
+        err_console.print(message, markup=False)
         raise typer.Exit(1)
 
 

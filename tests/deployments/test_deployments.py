@@ -285,9 +285,16 @@ def test_trigger_with_wait_and_the_documented_rest_example(
 def test_verification_through_a_deployment_run(served: dict[str, str], tmp_path: Path, base_url: str) -> None:
     agent_id = import_agent(served, tmp_path, "Verified", page_chunks(base_url))
     wait_for("serve to deploy the new agent", lambda: deployment_of(served, agent_id), timeout=30)
-    started = agentctl(served, "trigger", agent_id, "--mode", "verification")
-    assert started.returncode == 0, started.stderr
-    flow_run_id = started.stdout.split()[2]
+    # --wait exits 0 only when every chunk completed: a person skips chunk 2 below (it said 0).
+    waiting = subprocess.Popen(
+        [AGENTCTL, "trigger", agent_id, "--mode", "verification", "--wait"],
+        env=served,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert waiting.stdout is not None
+    flow_run_id = waiting.stdout.readline().split()[2]
 
     def pending(order: int) -> dict[str, Any] | None:
         listed = json.loads(agentctl(served, "pending", "--json").stdout or "[]")
@@ -297,10 +304,14 @@ def test_verification_through_a_deployment_run(served: dict[str, str], tmp_path:
     assert agentctl(served, "approve", flow_run_id[:8], "--note", "by cli").returncode == 0
     wait_for("chunk 2 to wait for approval", lambda: pending(2), timeout=60, every=1)
     resumed = resume_as_prefect_ui(
-        served["PREFECT_API_URL"], flow_run_id, {"decision": "approve", "note": "by the UI's endpoint"}
+        served["PREFECT_API_URL"], flow_run_id, {"decision": "skip", "note": "by the UI's endpoint"}
     )
     assert resumed.status_code in (200, 201), resumed.text
     assert resumed.json()["status"] == "ACCEPT", resumed.text
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 1, out + err
+    assert "Completed" in out
+    assert "run completed, but skipped chunk" in err
 
     def finished() -> dict[str, Any] | None:
         run = next((r for r in runs_of(served, agent_id) if r["flow_run_id"] == flow_run_id), None)

@@ -117,8 +117,11 @@ async def run_http_action(
     url = action.url
     for round_number in range(MAX_RETRY_AFTER_ROUNDS + 1):
         try:
-            response = await _send(client, action.method, url, kwargs, guard)
-        except httpx.TimeoutException as e:
+            # One deadline for the whole call: httpx's timeout bounds each read, so a receiver that
+            # trickled its answer a byte at a time held the chunk far past ``timeout_ms``.
+            async with asyncio.timeout(timeout):
+                response = await _send(client, action.method, url, kwargs, guard)
+        except (httpx.TimeoutException, TimeoutError) as e:
             raise ActionTimeout(f"{action.method} {_safe_url(url)}: no answer within {timeout:g} s") from e
         except httpx.HTTPError as e:
             raise HttpActionFailed(f"{action.method} {_safe_url(url)}: {type(e).__name__}: {e}") from e
@@ -141,9 +144,17 @@ async def run_http_action(
         break
     if not _expected(action, response.status_code):
         expected = ", ".join(map(str, action.expect_status)) if action.expect_status else "2xx"
+        asked = response.headers.get("Retry-After") if _retry_after(response) is not None else None
+        waited = (
+            f" (it asked to retry after {asked}; waited {MAX_RETRY_AFTER_ROUNDS} times, at most "
+            f"{MAX_RETRY_AFTER_SECONDS:g} s each)"
+            if asked
+            else ""
+        )
+        said = _excerpt(response.text)
         raise HttpActionFailed(
-            f"{action.method} {_safe_url(url)} answered {response.status_code}, expected {expected}: "
-            f"{_excerpt(response.text)}",
+            f"{action.method} {_safe_url(url)} answered {response.status_code}, expected {expected}"
+            f"{waited}{': ' + said if said else ''}",
             status=response.status_code,
             details={"status": response.status_code},
         )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from agents_store.models import HttpAction
-from tasks.errors import HttpActionFailed
+from tasks.errors import ActionTimeout, HttpActionFailed
 from tasks.http import HttpResult, action_client, run_http_action
 
 
@@ -38,6 +38,19 @@ def _receiver() -> FastAPI:
     @app.get("/empty")
     async def empty() -> Response:
         return Response(status_code=204)
+
+    @app.get("/trickle")
+    async def trickle() -> StreamingResponse:
+        async def bytes_slowly() -> AsyncIterator[bytes]:
+            for _ in range(20):
+                yield b"."
+                await asyncio.sleep(0.25)
+
+        return StreamingResponse(bytes_slowly())
+
+    @app.get("/busy")
+    async def busy() -> Response:
+        return Response(status_code=429, headers={"Retry-After": "0"})
 
     return app
 
@@ -130,3 +143,22 @@ def test_a_header_that_is_not_ascii_fails_naming_it_not_its_value(receiver: str)
     ) as e:
         _send(action)
     assert "Zk12" not in str(e.value)
+
+
+def test_timeout_ms_bounds_the_whole_call_not_each_read(receiver: str) -> None:
+    """A receiver sending its answer a byte every 0.25 s kept a ``timeout_ms: 1000`` action for 5 s:
+    httpx's timeout bounds each read."""
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(ActionTimeout, match=r"GET .*/trickle: no answer within 1 s"):
+        _send({"type": "http", "method": "GET", "url": f"{receiver}/trickle", "timeout_ms": 1000})
+    assert time.monotonic() - started < 3
+
+
+def test_a_refusal_after_retry_after_rounds_says_so_and_an_empty_body_adds_no_colon(receiver: str) -> None:
+    with pytest.raises(HttpActionFailed) as caught:
+        _send({"type": "http", "method": "GET", "url": f"{receiver}/busy"})
+    assert str(caught.value).endswith(
+        "/busy answered 429, expected 2xx (it asked to retry after 0; waited 3 times, at most 30 s each)"
+    )

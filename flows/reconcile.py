@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from agents_store.errors import AgentNotFound
 from agents_store.models import ChunkStatus
-from agents_store.store import AgentStore, RunRecord, RunStatus
+from agents_store.store import AgentStore, ChunkResultRecord, RunRecord, RunStatus, StuckChunk
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
@@ -52,7 +52,16 @@ def settle_run(store: AgentStore, flow_run_id: uuid.UUID, status: RunStatus, rea
         record = None
     unreviewed = _unreviewed_chunks(record)
     for chunk in store.stuck_chunks(flow_run_id):
-        if chunk.status == ChunkStatus.RUNNING and status != RunStatus.CANCELLED:
+        ended = _how_it_ended(chunk, record, status)
+        if ended is not None:
+            # Only the chunk's own write was lost (the store was unreachable longer than the run
+            # retried): it was settled "Failed: the run ended completed".
+            store.update_chunk_status(
+                chunk.chunk_id,
+                ChunkStatus.NEEDS_REVIEW if str(chunk.chunk_id) in unreviewed else ended.status,
+                attempts=ended.attempts or None,
+            )
+        elif chunk.status == ChunkStatus.RUNNING and status != RunStatus.CANCELLED:
             store.update_chunk_status(
                 chunk.chunk_id,
                 ChunkStatus.NEEDS_REVIEW if str(chunk.chunk_id) in unreviewed else ChunkStatus.FAILED,
@@ -76,6 +85,20 @@ def settle_run(store: AgentStore, flow_run_id: uuid.UUID, status: RunStatus, rea
             )
         )
     return Settled(flow_run_id, status, reason, fixed)
+
+
+def _how_it_ended(chunk: StuckChunk, record: RunRecord | None, status: RunStatus) -> ChunkResultRecord | None:
+    """How the chunk ended in this run, as the run's record says (Completed, Skipped); a run that
+    completed ran every chunk it started to completion. None when that is not known."""
+    for result in (record.results if record else None) or []:
+        if result.chunk_id == chunk.chunk_id and result.status in (
+            ChunkStatus.COMPLETED,
+            ChunkStatus.SKIPPED,
+        ):
+            return result
+    if status == RunStatus.COMPLETED and chunk.status == ChunkStatus.RUNNING:
+        return ChunkResultRecord(order=chunk.order, chunk_id=chunk.chunk_id, status=ChunkStatus.COMPLETED)
+    return None
 
 
 def _unreviewed_chunks(record: RunRecord | None) -> set[str]:

@@ -64,3 +64,35 @@ def test_a_chunk_a_forced_run_died_in_goes_back_to_needs_review_with_the_reason(
     assert [c.status for c in chunks] == [ChunkStatus.COMPLETED, ChunkStatus.NEEDS_REVIEW, third.status]
     assert chunks[1].error_details is not None
     assert chunks[1].error_details["message"] == "the process is gone"
+
+
+def test_a_chunk_whose_last_write_was_lost_is_settled_as_the_run_recorded_it(
+    sqlite_engine_store: AgentStore,
+) -> None:
+    """The store was unreachable longer than the run retried: chunk 2's Completed never landed, and
+    settling the Completed run made it "Failed — Completed: the run ended completed"."""
+    from agents_store.store import ChunkResultRecord
+
+    agent = sqlite_engine_store.create(parse_definition(agent_doc(chunks=3)))
+    first, second, third = agent.chunks
+    run_id = uuid.uuid4()
+    sqlite_engine_store.reset_chunks([c.id for c in agent.chunks], run_id=run_id)
+    sqlite_engine_store.update_chunk_status(first.id, ChunkStatus.COMPLETED, attempts=1, run_id=run_id)
+    sqlite_engine_store.update_chunk_status(second.id, ChunkStatus.RUNNING, attempts=1, run_id=run_id)
+    sqlite_engine_store.update_chunk_status(third.id, ChunkStatus.RUNNING, attempts=1, run_id=run_id)
+    results = [
+        ChunkResultRecord(order=1, chunk_id=first.id, status=ChunkStatus.COMPLETED, attempts=1),
+        ChunkResultRecord(order=2, chunk_id=second.id, status=ChunkStatus.COMPLETED, attempts=2),
+    ]  # chunk 3's result was not recorded either: the run completed, so it did too
+    sqlite_engine_store.record_run(
+        run_record(agent.id, flow_run_id=run_id, status=RunStatus.COMPLETED, results=results)
+    )
+
+    settle_run(sqlite_engine_store, run_id, RunStatus.COMPLETED, "the run ended completed")
+
+    chunks = sqlite_engine_store.get(agent.id).chunks
+    assert [(c.status, c.attempts, c.error_details) for c in chunks] == [
+        (ChunkStatus.COMPLETED, 1, None),
+        (ChunkStatus.COMPLETED, 2, None),
+        (ChunkStatus.COMPLETED, 1, None),
+    ]

@@ -7,6 +7,7 @@ run agents, so that listing agents stays fast.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -101,6 +102,22 @@ def main() -> None:
             raise
         err_console.print(f"agentctl: error: {error}", markup=False)
         sys.exit(1)
+    except BaseException as e:
+        if not _is_sigterm(e) or "--debug" in sys.argv:
+            raise
+        # SIGTERM (timeout(1), systemd, a CI job cancelled) during a run: Prefect's handler raised
+        # it through the run, which recorded itself Crashed; it printed ~20 frames of traceback.
+        err_console.print("agentctl: stopped by SIGTERM (a run in progress ends Crashed)", markup=False)
+        sys.exit(128 + signal.SIGTERM)
+
+
+def _is_sigterm(error: BaseException) -> bool:
+    """Prefect's ``TerminationSignal`` for SIGTERM (imported only when one was raised)."""
+    if "prefect.exceptions" not in sys.modules:
+        return False
+    from prefect.exceptions import TerminationSignal
+
+    return isinstance(error, TerminationSignal) and error.signal == signal.SIGTERM
 
 
 def _as_our_error(error: Exception) -> AgentctlError | None:

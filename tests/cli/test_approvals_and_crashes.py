@@ -230,3 +230,33 @@ def test_demo_keep_serves_its_app_until_sigterm_with_stdin_closed(
         demo.kill()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+
+
+def test_sigterm_during_a_run_is_one_line_and_the_run_ends_crashed(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """``timeout 8 agentctl run …`` (SIGTERM, as systemd and cancelled CI jobs send) printed about
+    twenty frames of traceback ending in Prefect's TerminationSignal."""
+    agent_id = import_agent(
+        cli_env, tmp_path, [{"name": "Long", "actions": [{"type": "sleep", "seconds": 60}]}]
+    )
+    store = open_store(cli_env["AGENTCTL_DATABASE_URL"])
+    run = subprocess.Popen(
+        [AGENTCTL, "run", agent_id], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for(
+            "the chunk to run",
+            lambda: store.get(store.resolve(agent_id)).chunks[0].status == ChunkStatus.RUNNING,
+        )
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+    assert run.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert "agentctl: stopped by SIGTERM (a run in progress ends Crashed)" in err
+    [record] = store.list_runs()
+    assert record.status == RunStatus.CRASHED
+    assert store.get(store.resolve(agent_id)).chunks[0].status == ChunkStatus.FAILED
+    store.close()

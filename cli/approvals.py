@@ -174,6 +174,7 @@ def step_run(
     record = _decide(state_of(ctx), ref, "step", decision, note)
     url = flow_run_url(record.flow_run_id)
     chunk = (record.awaiting or {}).get("chunk")
+    said = decision.replace("_", " ")  # "run to end", as --to-end reads
     out_console.print(
-        f"{decision}: after {chunk} of run {record.flow_run_id}" + (f"  {url}" if url else ""), markup=False
+        f"{said}: after {chunk} of run {record.flow_run_id}" + (f"  {url}" if url else ""), markup=False
     )

@@ -33,6 +33,14 @@ ChangeKind = Literal["added", "removed", "renamed", "edited", "unchanged"]
 _METADATA_FIELDS = ("name", "description", "loom_url", "github_repo_url", "params", "settings")
 
 
+def _review_change(change: ChunkChange) -> str | None:
+    """``marked`` (Needs Review set on a chunk both versions have), ``reviewed`` (taken off), or None."""
+    if change.old is None or change.new is None:
+        return None
+    before, after = (doc.get("status") == "Needs Review" for doc in (change.old, change.new))
+    return "marked" if after and not before else "reviewed" if before and not after else None
+
+
 @dataclass
 class ChunkChange:
     """One chunk's fate between two versions (``old``/``new`` are its chunk documents)."""
@@ -110,7 +118,15 @@ class VersionChange:
         edited = [c.label for c in self.chunks if "actions" in c.changed_fields]
         if edited:
             parts.append(f"actions edited in {', '.join(edited)}")
-        other_edits = [c.label for c in self.chunks if c.changed_fields and "actions" not in c.changed_fields]
+        for change, words in (("marked", "marked Needs Review"), ("reviewed", "reviewed")):
+            names = [c.label for c in self.chunks if _review_change(c) == change]
+            if names:
+                parts.append(f"{words}: {', '.join(names)}")
+        other_edits = [
+            c.label
+            for c in self.chunks
+            if "actions" not in c.changed_fields and set(c.changed_fields) - {"status"}
+        ]
         if other_edits:
             parts.append(f"details edited in {', '.join(other_edits)}")
         if self.reordered:

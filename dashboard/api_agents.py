@@ -98,7 +98,8 @@ def update_agent(ctx: Ctx, user: User, agent_id: uuid.UUID, body: AgentUpdate) -
     agent = owned_agent(ctx, agent_id, user)
     with about_field("name" if body.name is not None else "description"):
         edited = edit_metadata(agent, name=body.name, description=body.description)
-    ctx.store.save(edited, expected_version=body.version, author=user.name)
+    if edited.definition() != agent.definition():  # the form saved unchanged makes no "no change" version
+        ctx.store.save(edited, expected_version=body.version, author=user.name)
     return agent_detail(ctx, agent_id, user.user_id)
 
 

@@ -236,3 +236,16 @@ def test_json_schema_describes_the_format() -> None:
     for action_type in ACTION_TYPES:
         assert f'"const": "{action_type}"' in text
     assert LOOM not in text
+
+
+def test_a_version_that_marks_or_reviews_a_chunk_says_so() -> None:
+    """Toggling Needs Review was summarised "details edited in …", which said nothing of which way."""
+    from agents_store.documents import definition_to_dict
+    from agents_store.versions import compare_versions
+    from tests.factories import agent_doc
+
+    before = definition_to_dict(parse_definition(agent_doc(chunks=2)))
+    after = definition_to_dict(parse_definition(agent_doc(chunks=2)))
+    after["chunks"][1]["status"] = "Needs Review"
+    assert compare_versions(before, after).summary() == 'marked Needs Review: "Step 2"'
+    assert compare_versions(after, before).summary() == 'reviewed: "Step 2"'

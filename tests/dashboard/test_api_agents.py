@@ -156,6 +156,8 @@ async def test_edit_metadata_saves_a_version_and_refuses_a_stale_edit(
     assert edited.json()["name"] == "Pay supplier invoices"
     assert edited.json()["description"] is None
     assert edited.json()["version"] == 2
+    again = await api.patch(url, json={"version": 2, "name": "Pay supplier invoices", "description": ""})
+    assert again.json()["version"] == 2  # the form saved unchanged made a "no change" version 3
     stale = error_of(await api.patch(url, json={"version": 1, "name": "Mine"}), 409)
     assert stale["code"] == "version_conflict"
     assert "was changed by someone else: you edited version 1, it is now at version 2" in str(

@@ -436,3 +436,18 @@ async def test_a_live_run_page_drops_the_failure_panel_of_the_run_before(
     failed = {**row, "status": "Failed", "error_summary": "ElementNotFound: no element matches '#x'"}
     await page.evaluate("chunk => updateRows(document, [chunk])", failed)
     await expect(panel).to_contain_text("ElementNotFound: no element matches '#x'")
+
+
+async def test_a_long_name_without_spaces_does_not_widen_the_page(
+    page: Page, dashboard_url: str, store: AgentStore
+) -> None:
+    doc = {
+        "name": "x" * 200,
+        "loom_url": LOOM,
+        "chunks": [{"name": "y" * 200, "actions": [{"type": "sleep", "seconds": 0}]}],
+    }
+    agent = store.create(parse_definition(doc))
+    for path in ("/", f"/agents/{agent.id}"):
+        await page.goto(f"{dashboard_url}{path}")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1440, f"{path} is {width} px wide"

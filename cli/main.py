@@ -78,6 +78,7 @@ OPTION_OF_FIELD = {
     "params": "--param",
     "chunks": "--chunk",
     "from_chunk": "--from-chunk",
+    "database_url": "--database-url (or AGENTCTL_DATABASE_URL)",
 }
 """The options that carry a field a ``ConfigError`` names: a user of the command line typed those."""
 

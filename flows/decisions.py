@@ -117,6 +117,12 @@ async def send_decision(
                         )
                     return
                 reason = getattr(result.details, "reason", None) or result.status.value
+                if pause_key is not None and await _answered(client, flow_run_id, pause_key):
+                    # Another answer resumed the run between our look and our request.
+                    raise RunNotPaused(
+                        f"run {flow_run_id} is not waiting for that decision any more: someone "
+                        "answered it first"
+                    )
                 if late or not _schema_not_saved_yet(reason):
                     raise RunNotPaused(f"Prefect refused to resume run {flow_run_id}: {reason}")
             elif pause_key is not None and await _answered(client, flow_run_id, pause_key):

@@ -35,8 +35,9 @@ def open_store(url: str) -> AgentStore:
     if scheme in ("http", "https"):
         return _open_supabase(url)
     raise ConfigError(
-        f"database_url: unsupported scheme {scheme!r}; use sqlite:///path/to/file.db, "
-        "postgresql://user:password@host:5432/dbname or a Supabase project URL (https://<ref>.supabase.co)"
+        f"unsupported scheme {scheme!r}; use sqlite:///path/to/file.db, "
+        "postgresql://user:password@host:5432/dbname or a Supabase project URL (https://<ref>.supabase.co)",
+        field="database_url",
     )
 
 

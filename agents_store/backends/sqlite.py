@@ -61,7 +61,7 @@ def _path_of(url: str) -> Path | None:
     if url in ("sqlite://", "sqlite:///:memory:"):
         return None
     if not url.startswith("sqlite:///"):
-        raise ConfigError(f"database_url: {url!r} is not a SQLite URL (sqlite:///path/to/file.db)")
+        raise ConfigError(f"{url!r} is not a SQLite URL (sqlite:///path/to/file.db)", field="database_url")
     # Absolute, so that the same URL typed in two folders is not taken for one store.
     return Path(url.removeprefix("sqlite:///")).expanduser().resolve()
 

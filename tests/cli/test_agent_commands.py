@@ -278,7 +278,7 @@ def test_database_url_option_and_env(agentctl: CliRunner, tmp_path: Path) -> Non
     assert len(json.loads(agentctl("--database-url", f"sqlite:///{db}", "list", "--json").out)) == 1
     bad = agentctl("--database-url", "mysql://x", "list")
     assert bad.code == 1
-    assert "unsupported scheme 'mysql'" in bad.err
+    assert "error: --database-url (or AGENTCTL_DATABASE_URL): unsupported scheme 'mysql'" in bad.err
 
 
 def test_the_installed_command_reports_errors_without_traceback(tmp_path: Path) -> None:

@@ -129,13 +129,16 @@ def run_chunk_outs(record: RunRecord | None, agent: Agent, runs_dir: Path) -> li
         return rows
     if record.results is None:  # before its first pause, or an older run: the rows are the best known
         selected = {r.order for r in rows} if record.chunks is None else set(record.chunks)
-        return [row.model_copy(update={"in_run": row.order in selected}) for row in rows]
+        return [
+            row.model_copy(update={"in_run": True}) if row.order in selected else _not_in_run(row)
+            for row in rows
+        ]
     results = {r.chunk_id: r for r in record.results}
     out: list[ChunkOut] = []
     for row in rows:
         result = results.get(row.id)
         if result is None:
-            out.append(row.model_copy(update={"in_run": False}))
+            out.append(_not_in_run(row))
         elif row.last_run_id == record.flow_run_id:
             out.append(row.model_copy(update={"in_run": True}))
         else:
@@ -157,6 +160,21 @@ def run_chunk_outs(record: RunRecord | None, agent: Agent, runs_dir: Path) -> li
                 )
             )
     return out
+
+
+def _not_in_run(row: ChunkOut) -> ChunkOut:
+    """A chunk the run did not select: none of another run's tries, error or evidence."""
+    return row.model_copy(
+        update={
+            "in_run": False,
+            "attempts": 0,
+            "error_summary": None,
+            "error_details": None,
+            "screenshot": None,
+            "trace": None,
+            "task_run": None,
+        }
+    )
 
 
 def schedule_out(schedule: Schedule | None) -> ScheduleOut | None:

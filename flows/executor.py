@@ -264,9 +264,16 @@ class RunExecutor:
             for o in self.outcomes
         ]
 
-    def _cancel(self, reason: str) -> None:
+    def cancelled_at_end(self) -> RunCancelled:
+        """The run was cancelled in Prefect while its last chunk ran (or failed, and was not tried
+        again): it ends Cancelled, saying how that chunk ended."""
+        what = str(self.failure) if self.failure else "its last chunk had run (it completed)"
+        return self._cancel(f"cancelled in Prefect; {what}")
+
+    def _cancel(self, reason: str) -> RunCancelled:
         self.cancelled = True
         self.failure = RunCancelled(reason)
+        return self.failure
 
     def _abort(self, step: ChunkStep) -> None:
         self.aborted = True

@@ -216,7 +216,8 @@ async def _run(
     )
     with masking_logs(masker):
         try:
-            async with action_client() as http, CancelWatch(flow_run_id) as cancel_watch:
+            cancel_requested = asyncio.Event()
+            async with action_client() as http, CancelWatch(flow_run_id, cancel_requested) as cancel_watch:
                 runtime = RunRuntime(
                     flow_run_id=flow_run_id,
                     templates=TemplateContext(
@@ -230,12 +231,15 @@ async def _run(
                     observer=sync,
                     debug=debugging,
                     secret_hosts=secret_hosts,
+                    cancel_requested=cancel_requested,
                 )
                 executor = RunExecutor(
                     plan=plan, runtime=runtime, sync=sync, settings=settings, cancel_watch=cancel_watch
                 )
                 try:
                     outcomes, failure = await executor.run()
+                    if not (executor.cancelled or executor.aborted) and await cancel_watch.settled():
+                        failure = executor.cancelled_at_end()
                 except BaseException:
                     with contextlib.suppress(Exception):  # the error to report is the run's own
                         await executor.close_browser()

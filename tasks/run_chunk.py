@@ -30,7 +30,7 @@ from tasks.browser.actions import (
 )
 from tasks.errors import ActionError, UnsafeAction
 from tasks.http import UrlGuard, idempotency_key, run_http_action
-from tasks.runtime import AttemptRecord, RunRuntime
+from tasks.runtime import AttemptRecord, RunRuntime, retry_unless_cancelled
 from tasks.secrets import secrets_in
 from tasks.steps import ChunkResult, ChunkStep
 from tasks.templating import render
@@ -55,6 +55,7 @@ def _task_run_name() -> str:
     cache_policy=NO_CACHE,
     persist_result=False,
     log_prints=False,
+    retry_condition_fn=retry_unless_cancelled,
 )
 async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
     """Run one chunk's actions in order on the run's page and HTTP client."""
@@ -85,7 +86,7 @@ async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
                 result.screenshots.append(str(shot))
     except Exception as error:
         details = await _failure_details(step, attempt, index, action, error, runtime, str(task_run.id or ""))
-        final = attempt > step.retries
+        final = attempt > step.retries or runtime.cancelled  # no retry after a cancel
         earlier = runtime.failed_attempts.setdefault(step.order, [])
         if final:
             details["attempt_errors"] = [

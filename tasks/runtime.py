@@ -6,7 +6,9 @@ nor inspects it) next to its plain-data ``ChunkStep``.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,7 +67,24 @@ class RunRuntime:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     secret_hosts: dict[str, HostBinding] = field(default_factory=dict)
     """Secret name → the hosts it may be sent to (secrets without a binding are not listed)."""
+    cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the run is cancelled in Prefect: a failed chunk is not tried again."""
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_requested.is_set()
 
     def next_attempt(self, order: int) -> int:
         self.attempts[order] = self.attempts.get(order, 0) + 1
         return self.attempts[order]
+
+
+RUN_CANCELLED: ContextVar[asyncio.Event | None] = ContextVar("agentctl_run_cancelled", default=None)
+"""The run's ``cancel_requested``, for ``retry_unless_cancelled`` (Prefect gives it no parameters)."""
+
+
+def retry_unless_cancelled(*_: object) -> bool:
+    """Prefect's retry condition for a chunk: no further attempt once the run is cancelled in Prefect
+    (a failing chunk went through all its retries, 14 s, after the cancel)."""
+    cancelled = RUN_CANCELLED.get()
+    return cancelled is None or not cancelled.is_set()

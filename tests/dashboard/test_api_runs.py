@@ -243,7 +243,8 @@ async def test_a_runs_page_shows_that_run_after_a_later_run_of_the_agent(
 
     shown = (await api.get(f"/api/runs/{first}")).json()["chunks"]
     assert [(c["status"], c["in_run"]) for c in shown[:2]] == [("Completed", True), ("Skipped", True)]
-    assert shown[2]["in_run"] is False  # its row is the later run's
+    assert shown[2]["in_run"] is False  # its row is the later run's: none of its tries or error
+    assert (shown[2]["attempts"], shown[2]["error_summary"], shown[2]["screenshot"]) == (0, None, None)
     assert {c["last_run_id"] for c in shown[:2]} == {first}
     page = (await api.get(f"/runs/{first}")).text
     assert page.count("not in this run") == 1

@@ -744,3 +744,61 @@ def test_a_run_cancelled_in_prefect_stops_before_its_next_chunk_or_at_its_pause(
     record = sqlite_engine_store.get_run(waiting.flow_run_id)
     assert (record.status, record.awaiting) == (RunStatus.CANCELLED, None)
     assert sqlite_engine_store.get(agent.id).chunks[0].status == ChunkStatus.NOT_STARTED
+
+
+def test_a_cancel_during_the_last_chunk_or_its_retries_ends_the_run_cancelled(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, prefect_harness: None, base_url: str
+) -> None:
+    """Cancelled while its last chunk ran, the run ended Completed in the store and Cancelling in
+    Prefect for good (Prefect refuses any other end); cancelled while a chunk failed, the chunk
+    went through all its retries first."""
+    from prefect import get_client
+
+    def prefect_state(flow_run_id: Any) -> str:
+        async def read() -> str:
+            async with get_client() as client:
+                return str((await client.read_flow_run(flow_run_id)).state_type.value)
+
+        return asyncio.run(read())
+
+    last = make_agent(sqlite_engine_store, [{"name": "Slow", "actions": [{"type": "sleep", "seconds": 4}]}])
+    going = FlowThread(last)
+    run = wait_for("the chunk to run", lambda: next(iter(sqlite_engine_store.list_runs(last.id)), None))
+    _cancel_in_prefect(run.flow_run_id)
+    assert going.result(timeout=30).is_cancelled()
+    record = sqlite_engine_store.get_run(run.flow_run_id)
+    assert (record.status, record.error) == (
+        RunStatus.CANCELLED,
+        "cancelled in Prefect; its last chunk had run (it completed)",
+    )
+    assert prefect_state(run.flow_run_id) == "CANCELLED"
+
+    failing = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Fails",
+                "retries": 3,
+                "actions": [
+                    {"type": "goto", "url": f"{base_url}/page/f?fail=9"},
+                    {"type": "expect_visible", "selector": "#ok", "timeout_ms": 300},
+                ],
+            }
+        ],
+        name="Retries",
+        settings={"retries": 0, "retry_delay_seconds": 3, "action_timeout_ms": 3000},
+    )
+    going = FlowThread(failing)
+
+    def failed_once() -> RunRecord | None:
+        runs = sqlite_engine_store.list_runs(failing.id)
+        return runs[0] if runs and sqlite_engine_store.get(failing.id).chunks[0].error_details else None
+
+    run = wait_for("the first attempt to fail", failed_once)
+    _cancel_in_prefect(run.flow_run_id)
+    assert going.result(timeout=30).is_cancelled()
+    chunk = sqlite_engine_store.get(failing.id).chunks[0]
+    assert chunk.status == ChunkStatus.FAILED
+    assert chunk.attempts <= 2  # not 4
+    assert sqlite_engine_store.get_run(run.flow_run_id).status == RunStatus.CANCELLED
+    assert prefect_state(run.flow_run_id) == "CANCELLED"

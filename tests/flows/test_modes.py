@@ -15,7 +15,7 @@ from agents_store.models import Agent, ChunkStatus
 from agents_store.settings import get_settings
 from agents_store.store import AgentStore, RunRecord, RunStatus
 from tests.factories import demo_sign_in
-from tests.helpers import resume_as_prefect_ui, wait_for
+from tests.helpers import prefect_state, resume_as_prefect_ui, wait_for
 from tests.sites import LocalSite
 
 pytestmark = pytest.mark.browser
@@ -752,14 +752,9 @@ def test_a_cancel_during_the_last_chunk_or_its_retries_ends_the_run_cancelled(
     """Cancelled while its last chunk ran, the run ended Completed in the store and Cancelling in
     Prefect for good (Prefect refuses any other end); cancelled while a chunk failed, the chunk
     went through all its retries first."""
-    from prefect import get_client
+    from prefect.settings import get_current_settings
 
-    def prefect_state(flow_run_id: Any) -> str:
-        async def read() -> str:
-            async with get_client() as client:
-                return str((await client.read_flow_run(flow_run_id)).state_type.value)
-
-        return asyncio.run(read())
+    api = str(get_current_settings().api.url)
 
     last = make_agent(sqlite_engine_store, [{"name": "Slow", "actions": [{"type": "sleep", "seconds": 4}]}])
     going = FlowThread(last)
@@ -771,7 +766,7 @@ def test_a_cancel_during_the_last_chunk_or_its_retries_ends_the_run_cancelled(
         RunStatus.CANCELLED,
         "cancelled in Prefect; its last chunk had run (it completed)",
     )
-    assert prefect_state(run.flow_run_id) == "CANCELLED"
+    assert prefect_state(api, run.flow_run_id) == "CANCELLED"
 
     failing = make_agent(
         sqlite_engine_store,
@@ -801,4 +796,4 @@ def test_a_cancel_during_the_last_chunk_or_its_retries_ends_the_run_cancelled(
     assert chunk.status == ChunkStatus.FAILED
     assert chunk.attempts <= 2  # not 4
     assert sqlite_engine_store.get_run(run.flow_run_id).status == RunStatus.CANCELLED
-    assert prefect_state(run.flow_run_id) == "CANCELLED"
+    assert prefect_state(api, run.flow_run_id) == "CANCELLED"

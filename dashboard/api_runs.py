@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from agents_store.errors import AgentNotFound
 from dashboard.deps import Ctx, User, find_run, owned_agent
 from dashboard.errors import ApiError, error_responses
-from dashboard.runs import run_logs, run_status, runs_of, settle_dead_runs, settle_if_orphaned
+from dashboard.runs import run_logs, runs_of, settle_dead_runs, settle_if_orphaned, status_of
 from dashboard.schemas import LogsOut, RunIn, RunOut, RunStarted, RunStatusOut
 
 __all__ = ["EVIDENCE_SUFFIXES", "router"]
@@ -76,8 +76,9 @@ async def get_run(ctx: Ctx, user: User, flow_run_id: uuid.UUID) -> RunStatusOut:
     its agent's chunk rows as this run has them. Poll it (the pages do, every second) to follow a
     run; a run whose process is gone is settled (Crashed) on the way."""
     found = await asyncio.to_thread(find_run, ctx, flow_run_id, user)
-    await settle_if_orphaned(ctx, found.record)
-    return await asyncio.to_thread(run_status, ctx, flow_run_id, user)
+    if await settle_if_orphaned(ctx, found.record):  # read again only when it changed
+        found = await asyncio.to_thread(find_run, ctx, flow_run_id, user)
+    return await asyncio.to_thread(status_of, ctx, found)
 
 
 @router.get(

@@ -25,6 +25,7 @@ __all__ = [
     "runs_of",
     "settle_dead_runs",
     "settle_if_orphaned",
+    "status_of",
 ]
 
 
@@ -98,7 +99,11 @@ def run_view(found: FoundRun) -> RunOut:
 
 def run_status(ctx: Dashboard, flow_run_id: uuid.UUID, user: Principal) -> RunStatusOut:
     """The run and its agent's chunk rows as this run has them (what a live page polls)."""
-    found = find_run(ctx, flow_run_id, user)
+    return status_of(ctx, find_run(ctx, flow_run_id, user))
+
+
+def status_of(ctx: Dashboard, found: FoundRun) -> RunStatusOut:
+    """``run_status`` of a run already found (a poll reads the store once)."""
     return RunStatusOut(run=run_view(found), chunks=run_chunk_outs(found.record, found.agent, ctx.runs_dir))
 
 

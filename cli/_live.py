@@ -18,6 +18,8 @@ from cli._render import STATUS_STYLE
 from tasks.steps import ChunkStep
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from agents_store.store import AgentStore
 
 __all__ = ["ChunkRow", "LiveRun", "run_with_progress", "why_not_completed"]
@@ -58,6 +60,29 @@ class LiveRun:
             elif event.kind == "plan":
                 self.status = "Running"
 
+    def show_stored(self, store: AgentStore, agent_id: uuid.UUID) -> None:
+        """The rows and the run's status as the store settled them. A run stopped by Ctrl+C or
+        SIGTERM sends no more events: the table's last frame said Running over a run the store had
+        ended Crashed. Rows a later run or an edit took over are left as this run last drew them."""
+        from agents_store.errors import AgentNotFound
+        from cli._render import error_summary
+
+        if self.flow_run_id is None:
+            return
+        try:
+            record = store.get_run(self.flow_run_id)
+            agent = store.get(agent_id)
+        except AgentNotFound:
+            return
+        with self._lock:
+            self.status = record.status.value
+            for chunk in agent.chunks:
+                row = self.rows.get(chunk.order)
+                if row is not None and chunk.last_run_id == self.flow_run_id:
+                    row.status = chunk.status
+                    row.attempts = chunk.attempts
+                    row.message = error_summary(chunk)
+
     def table(self) -> Table:
         table = Table(box=None, header_style="bold", title=f"run {self.flow_run_id or '…'} · {self.status}")
         for column in ("#", "CHUNK", "STATUS", "TRIES", "DETAIL"):
@@ -75,9 +100,17 @@ class LiveRun:
 
 
 def run_with_progress(
-    live_run: LiveRun, parameters: dict[str, Any], *, show: bool = True, transient: bool = False
+    live_run: LiveRun,
+    parameters: dict[str, Any],
+    *,
+    show: bool = True,
+    transient: bool = False,
+    when_stopped: Callable[[LiveRun], None] | None = None,
 ) -> Any:
-    """Run ``run_agent`` in this process, drawing the table; returns the flow's final state."""
+    """Run ``run_agent`` in this process, drawing the table; returns the flow's final state.
+
+    ``when_stopped`` brings the table up to date when the run is stopped from outside (Ctrl+C,
+    SIGTERM), before its last frame is drawn; the stop then goes on up to the command."""
     from cli._prefect import quiet_prefect_console
     from flows.progress import listening
     from flows.run_agent import run_agent
@@ -88,16 +121,27 @@ def run_with_progress(
     with quiet_prefect_console(), listening(live_run.on_event):
         if not show:
             return asyncio.run(main())
-        with Live(live_run.table(), console=err_console, refresh_per_second=8, transient=transient) as live:
+        live = Live(live_run.table(), console=err_console, refresh_per_second=8, transient=transient)
+        try:
+            with live:
 
-            def redraw(_: Any) -> None:
-                live.update(live_run.table())
+                def redraw(_: Any) -> None:
+                    live.update(live_run.table())
 
-            with listening(redraw):
-                final = asyncio.run(main())
-        if not err_console.is_terminal and not transient:
-            err_console.line()  # rich ends the table's last line only on a terminal
-        return final
+                with listening(redraw):
+                    try:
+                        return asyncio.run(main())
+                    except BaseException:
+                        if when_stopped is not None:
+                            # the stop is what the user must hear of, not an error reading the store
+                            with contextlib.suppress(Exception):
+                                when_stopped(live_run)
+                                live.update(live_run.table())
+                        raise
+        finally:
+            if not err_console.is_terminal and not transient:
+                # rich ends the table's last line only on a terminal; a stop's line went on its end
+                err_console.line()
 
 
 def why_not_completed(store: AgentStore, run_id: uuid.UUID | None, final: Any) -> str:

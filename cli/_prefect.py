@@ -193,7 +193,8 @@ class _SaidByTheCommand(logging.Filter):
     traceback of a failure agentctl raised on purpose (a chunk that failed, a run refused; it only
     shows Prefect's engine calling our task), and the "Finished in state Failed(…)" lines of the
     flow run and of a failed chunk's task run, which drew themselves into the middle of the live
-    table. They all stay in the run's logs in Prefect."""
+    table, and its "Crash detected!" lines of a run stopped by Ctrl+C or SIGTERM (the command's last
+    line says it was stopped). They all stay in the run's logs in Prefect."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from agents_store.errors import AgentctlError
@@ -204,7 +205,7 @@ class _SaidByTheCommand(logging.Filter):
         if isinstance(error_type, type) and issubclass(error_type, AgentctlError):
             return False
         engine = record.name in ("prefect.flow_runs", "prefect.task_runs")
-        return not (engine and record.getMessage().startswith("Finished in state"))
+        return not (engine and record.getMessage().startswith(("Finished in state", "Crash detected!")))
 
 
 @contextmanager

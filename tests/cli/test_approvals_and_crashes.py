@@ -232,13 +232,28 @@ def test_demo_keep_serves_its_app_until_sigterm_with_stdin_closed(
         httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
 
 
-def test_sigterm_during_a_run_is_one_line_and_the_run_ends_crashed(
-    cli_env: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("stop", "line"),
+    [
+        (signal.SIGTERM, "agentctl: stopped by SIGTERM (a run in progress ends Crashed)"),
+        (signal.SIGINT, "agentctl: interrupted: run {run} ended Crashed"),
+    ],
+    ids=["sigterm", "ctrl-c"],
+)
+def test_a_run_stopped_by_a_signal_says_so_in_one_line_and_its_table_shows_the_crash(
+    cli_env: dict[str, str], tmp_path: Path, stop: signal.Signals, line: str
 ) -> None:
     """``timeout 8 agentctl run …`` (SIGTERM, as systemd and cancelled CI jobs send) printed about
-    twenty frames of traceback ending in Prefect's TerminationSignal."""
+    twenty frames of traceback ending in Prefect's TerminationSignal. Ctrl+C exited 130 saying
+    nothing, Prefect's "Crash detected!" lines in the table; both left its last frame saying the
+    chunk was Running (the store had it Failed), the stop's line glued to its last row."""
     agent_id = import_agent(
-        cli_env, tmp_path, [{"name": "Long", "actions": [{"type": "sleep", "seconds": 60}]}]
+        cli_env,
+        tmp_path,
+        [
+            {"name": "Long", "actions": [{"type": "sleep", "seconds": 60}]},
+            {"name": "After", "actions": [{"type": "sleep", "seconds": 0}]},
+        ],
     )
     store = open_store(cli_env["AGENTCTL_DATABASE_URL"])
     run = subprocess.Popen(
@@ -249,14 +264,19 @@ def test_sigterm_during_a_run_is_one_line_and_the_run_ends_crashed(
             "the chunk to run",
             lambda: store.get(store.resolve(agent_id)).chunks[0].status == ChunkStatus.RUNNING,
         )
-        run.send_signal(signal.SIGTERM)
+        run.send_signal(stop)
         _, err = run.communicate(timeout=60)
     finally:
         run.kill()
-    assert run.returncode == 128 + signal.SIGTERM, err
+    assert run.returncode == 128 + stop, err
     assert "Traceback" not in err
-    assert "agentctl: stopped by SIGTERM (a run in progress ends Crashed)" in err
+    assert "Crash detected" not in err
     [record] = store.list_runs()
     assert record.status == RunStatus.CRASHED
-    assert store.get(store.resolve(agent_id)).chunks[0].status == ChunkStatus.FAILED
+    long, after = store.get(store.resolve(agent_id)).chunks
+    assert (long.status, after.status) == (ChunkStatus.FAILED, ChunkStatus.NOT_STARTED)
+    table = (row.split() for row in err.splitlines())
+    rows = {cells[1]: cells[2] for cells in table if cells[:1] in (["1"], ["2"])}
+    assert rows == {"Long": "Failed", "After": "Not"}, err  # "Not Started", split
+    assert line.format(run=record.flow_run_id) in err.splitlines(), err
     store.close()

@@ -103,9 +103,9 @@ def _parse_text(text: str) -> Any:
         loader = _UniqueKeyLoader(text)
         try:
             node = loader.get_single_node()
-            lossy = _lossy_param(node)
-            if lossy is not None:
-                raise InvalidAgent(lossy)
+            lossy = _lossy_params(node)
+            if lossy:
+                raise _invalid(lossy)
             return loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -245,23 +245,25 @@ _UniqueKeyLoader.add_constructor(_INT_TAG, _construct_int)
 _YAML_BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
-def _lossy_param(document: yaml.Node | None) -> str | None:
-    """A param written unquoted that YAML reads as a value typed back differently, with the fix.
+def _lossy_params(document: yaml.Node | None) -> list[str]:
+    """The params written unquoted that YAML reads as values typed back differently, each with the
+    fix (all of them: a file fixed one refusal at a time took as many imports as it had).
 
     Params are free-typed run inputs, typed into pages as text: ``zip: 01234`` became the number
     1234 and a run typed "1234"; ``price: 1.50`` typed "1.5"; ``gift: yes`` typed "true". Other
     fields have a type, and text expected there already gets a hint to quote it.
     """
     if not isinstance(document, yaml.MappingNode):
-        return None
+        return []
     params = next((v for k, v in document.value if getattr(k, "value", None) == "params"), None)
     if not isinstance(params, yaml.MappingNode):
-        return None
-    for key, value in params.value:
-        found = _lossy_scalar(value, f"params.{key.value}") if isinstance(key, yaml.ScalarNode) else None
-        if found:
-            return found
-    return None
+        return []
+    found = [
+        _lossy_scalar(value, f"params.{key.value}")
+        for key, value in params.value
+        if isinstance(key, yaml.ScalarNode)
+    ]
+    return [problem for problem in found if problem]
 
 
 def _lossy_scalar(node: yaml.Node, path: str) -> str | None:
@@ -392,7 +394,9 @@ def _unstorable(data: Any) -> tuple[list[str | int], str] | None:
         if value is None or isinstance(value, bool | int):
             return None
         if isinstance(value, float):
-            return None if math.isfinite(value) else (path, f"{value} is not a number a store can keep")
+            if math.isfinite(value):
+                return None
+            return path, f"{value} is not a number a store can keep; write it in quotes to keep it as text"
         if not isinstance(value, dict | list):
             kind = type(value).__name__
             return path, f"the value is a {kind} to YAML; write it in quotes to keep it as text"

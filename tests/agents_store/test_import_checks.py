@@ -304,3 +304,29 @@ def test_a_description_of_only_whitespace_is_no_description() -> None:
     text = f"name: n\nloom_url: {LOOM}\ndescription: '   '\nchunks: []\n"
     assert load_definition(text).description is None
     assert load_definition(text.replace("'   '", "' Adds two records '")).description == " Adds two records "
+
+
+def test_every_param_yaml_would_type_differently_is_named_at_once() -> None:
+    """A file with several was refused for its first only: fixed one import at a time."""
+    text = (
+        f"name: n\nloom_url: {LOOM}\nparams:\n  zip: 01234\n  ok: text\n  price: 1.50\n"
+        "chunks:\n- actions: [{type: sleep, seconds: 0}]\n"
+    )
+    with pytest.raises(InvalidAgent) as caught:
+        load_definition(text)
+    assert [problem.split(":")[0] for problem in caught.value.problems] == ["params.zip", "params.price"]
+    assert str(caught.value).startswith("2 problems: params.zip: 01234 is 1234 to YAML")
+
+
+@pytest.mark.parametrize(("written", "read"), [(".inf", "inf"), ("-.inf", "-inf"), (".nan", "nan")])
+def test_an_infinite_number_gets_the_hint_to_quote_it(written: str, read: str) -> None:
+    text = (
+        f"name: n\nloom_url: {LOOM}\nparams:\n  big: {written}\n"
+        "chunks:\n- actions: [{type: sleep, seconds: 0}]\n"
+    )
+    with pytest.raises(InvalidAgent) as caught:
+        load_definition(text)
+    assert caught.value.problems == [
+        f"params.big: {read} is not a number a store can keep; write it in quotes to keep it as text"
+    ]
+    assert load_definition(text.replace(written, f"'{written}'")).params == {"big": written}

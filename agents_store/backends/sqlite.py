@@ -75,6 +75,14 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
     cursor.close()
+    # SQLite's own lower() folds ASCII only: a filter or a name typed "ümläut" did not find
+    # "Ümläut" (PostgreSQL's does). The list's sort index holds lower(name): it is built with this
+    # one too (migration 0006 rebuilt it), so sorting, lookups by name and ILIKE filters agree.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _on_begin(conn: Connection) -> None:

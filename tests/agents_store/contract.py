@@ -276,6 +276,14 @@ class StoreContract:
         assert [a.name for a in page2.items] == ["Charlie"]
         assert page1.items[0].chunk_count == 2
 
+    def test_text_and_names_match_without_regard_to_case_beyond_ascii(self, store: AgentStore) -> None:
+        """SQLite's own lower() folds ASCII only: "ümläut" found nothing there (PostgreSQL's found it)."""
+        agent = store.create(definition("Ümläut Ärger", description="ÉTÉ invoices"))
+        store.create(definition("Plain"))
+        for text in ("ümläut", "ÜMLÄUT ÄRGER", "été"):
+            assert [a.name for a in store.list_agents(AgentQuery(text=text)).items] == ["Ümläut Ärger"], text
+        assert store.resolve("ümläut ärger") == agent.id
+
     def test_status_is_derived_from_chunks_and_filterable(self, store: AgentStore) -> None:
         agent = store.create(definition("Status", chunks=3))
         first, second, third = (c.id for c in agent.chunks)

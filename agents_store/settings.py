@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -11,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents_store.errors import ConfigError
 
-__all__ = ["LOCAL_USER_ID", "Settings", "get_settings"]
+__all__ = ["LOCAL_USER_ID", "Settings", "get_settings", "local_author"]
 
 LOCAL_USER_ID = uuid.uuid5(uuid.NAMESPACE_URL, "agentctl:local-user")
 """The owner of agents when nobody signed in: the person at this machine."""
@@ -81,3 +82,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process's settings, read once; tests that change the environment call ``cache_clear``."""
     return Settings()
+
+
+def local_author(fallback: str) -> str:
+    """The author of a change made at this machine, in its versions: the OS user, as git names a
+    commit's author, whether it came from the command line or the local dashboard (the dashboard
+    wrote "local" where the command line wrote "root" for the same person)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return fallback

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -42,10 +41,9 @@ class CliState:
         return self._store
 
     def author(self) -> str:
-        try:
-            return getpass.getuser()
-        except (KeyError, OSError):
-            return self.settings().user_name
+        from agents_store.settings import local_author
+
+        return local_author(self.settings().user_name)
 
     def close(self) -> None:
         if self._store is not None:

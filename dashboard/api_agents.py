@@ -78,7 +78,7 @@ def create_agent(ctx: Ctx, user: User, body: AgentCreate) -> AgentOut:
         loom_url = checked_loom_url(body.loom_url)
     with about_field("document"):
         definition = new_definition(body.document, loom_url)
-    agent = ctx.store.create(definition, user_id=user.user_id, author=user.name)
+    agent = ctx.store.create(definition, user_id=user.user_id, author=user.author)
     return agent_detail(ctx, agent.id, user.user_id)
 
 
@@ -99,7 +99,7 @@ def update_agent(ctx: Ctx, user: User, agent_id: uuid.UUID, body: AgentUpdate) -
     with about_field("name" if body.name is not None else "description"):
         edited = edit_metadata(agent, name=body.name, description=body.description)
     if edited.definition() != agent.definition():  # the form saved unchanged makes no "no change" version
-        ctx.store.save(edited, expected_version=body.version, author=user.name)
+        ctx.store.save(edited, expected_version=body.version, author=user.author)
     return agent_detail(ctx, agent_id, user.user_id)
 
 
@@ -127,7 +127,7 @@ def delete_agent(ctx: Ctx, user: User, agent_id: uuid.UUID) -> Response:
 )
 def duplicate_agent(ctx: Ctx, user: User, agent_id: uuid.UUID) -> AgentOut:
     """An independent copy named "… (copy)"."""
-    copy = ctx.store.duplicate(agent_id, user_id=user.user_id, author=user.name)
+    copy = ctx.store.duplicate(agent_id, user_id=user.user_id, author=user.author)
     return agent_detail(ctx, copy.id, user.user_id)
 
 

@@ -27,7 +27,7 @@ def reorder(ctx: Ctx, user: User, agent_id: uuid.UUID, body: ChunkReorder) -> Ag
     agent = owned_agent(ctx, agent_id, user)
     with about_field("chunk_ids"):
         edited = reorder_chunks(agent, body.chunk_ids)
-    ctx.store.save(edited, expected_version=body.version, author=user.name)
+    ctx.store.save(edited, expected_version=body.version, author=user.author)
     return agent_detail(ctx, agent_id, user.user_id)
 
 
@@ -49,5 +49,5 @@ def edit(ctx: Ctx, user: User, agent_id: uuid.UUID, chunk_id: uuid.UUID, body: C
             needs_review=body.needs_review,
         )
     if edited != agent:  # saving the form unchanged makes no version
-        ctx.store.save(edited, expected_version=body.version, author=user.name)
+        ctx.store.save(edited, expected_version=body.version, author=user.author)
     return agent_detail(ctx, agent_id, user.user_id)

@@ -71,7 +71,7 @@ def export_github(ctx: Ctx, user: User, agent_id: uuid.UUID, body: GithubExportI
         base_path=base_path,
         create_repo=body.create_repo,
         message=body.message or None,
-        author=user.name,
+        author=user.author,
         secrets={**environment_secrets(), "the GitHub token": token},
     )
     out = export_out(result.record)

@@ -136,5 +136,5 @@ def revert(ctx: Ctx, user: User, agent_id: uuid.UUID, body: RevertIn) -> AgentOu
         from agents_store.errors import VersionConflict
 
         raise VersionConflict(str(agent_id), body.version, agent.version)
-    ctx.store.revert(agent_id, body.to_version, user_id=user.user_id, author=user.name)
+    ctx.store.revert(agent_id, body.to_version, user_id=user.user_id, author=user.author)
     return agent_detail(ctx, agent_id, user.user_id)

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from fastapi import Request
 
+from agents_store.settings import local_author
 from agents_store.store import AgentStore
 from dashboard.config import AccessSettings
 from dashboard.errors import ApiError
@@ -53,6 +54,11 @@ class Principal:
     via: Literal["local", "token", "jwt"]
     bearer: bool = False
     """Authenticated by an ``Authorization`` header (exempt from CSRF checks)."""
+
+    @property
+    def author(self) -> str:
+        """Who the versions list says made a change: locally, the machine's user, as the CLI says."""
+        return local_author(self.name) if self.via == "local" else self.name
 
 
 def _b64(data: bytes) -> str:

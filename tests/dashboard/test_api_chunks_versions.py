@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import uuid
 from collections.abc import Callable
 
@@ -153,7 +154,7 @@ async def test_versions_diff_and_revert(api: httpx.AsyncClient, local_agent: Mak
         (2, 'chunks renamed "Open the app"'),
         (1, "created"),
     ]
-    assert versions[0]["author"] == "local"
+    assert versions[0]["author"] == getpass.getuser()  # as the command line names it
     one = (await api.get(f"/api/agents/{agent.id}/versions/1")).json()
     assert "- name: Step 1\n" in one["yaml"]
     assert error_of(await api.get(f"/api/agents/{agent.id}/versions/9"), 404)["code"] == "not_found"

@@ -620,6 +620,14 @@ class Chunk(ChunkDefinition):
             data["status"] = ChunkStatus.NOT_STARTED
         return ChunkDefinition.model_validate(data)
 
+    def failure_summary(self) -> str:
+        """Why the chunk failed, in one line (``ActionTimeout: …``), or "" when it has not failed.
+        Whole: a table cuts it to its width itself, and a page wraps it."""
+        if self.status != ChunkStatus.FAILED or not self.error_details:
+            return ""
+        details = self.error_details
+        return " ".join(f"{details.get('type', 'Error')}: {details.get('message', '')}".split())
+
 
 class Agent(AgentDefinition):
     """A saved agent. ``version`` counts saves of the definition (1, 2, 3 …); run state does not."""

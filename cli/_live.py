@@ -65,7 +65,6 @@ class LiveRun:
         SIGTERM sends no more events: the table's last frame said Running over a run the store had
         ended Crashed. Rows a later run or an edit took over are left as this run last drew them."""
         from agents_store.errors import AgentNotFound
-        from cli._render import error_summary
 
         if self.flow_run_id is None:
             return
@@ -81,7 +80,7 @@ class LiveRun:
                 if row is not None and chunk.last_run_id == self.flow_run_id:
                     row.status = chunk.status
                     row.attempts = chunk.attempts
-                    row.message = error_summary(chunk)
+                    row.message = chunk.failure_summary()
 
     def table(self) -> Table:
         table = Table(box=None, header_style="bold", title=f"run {self.flow_run_id or '…'} · {self.status}")

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 __all__ = [
     "agent_json",
     "chunk_table",
-    "error_summary",
     "failure_lines",
     "print_json",
     "run_refs",
@@ -117,18 +116,6 @@ def _chunk_json(chunk: Chunk) -> dict[str, Any]:
     }
 
 
-def error_summary(chunk: Chunk) -> str:
-    """One line saying why a chunk failed (type and message), or empty: whole, since the table cuts
-    it to a terminal's width itself and prints it whole when piped."""
-    details = chunk.error_details or {}
-    if chunk.status != "Failed":
-        return ""
-    if not details:
-        return ""
-    text = f"{details.get('type', 'Error')}: {details.get('message', '')}".strip()
-    return " ".join(text.split())
-
-
 def failure_lines(chunk: Chunk) -> list[str]:
     """What ``agentctl show`` prints under the table for a failed chunk: the whole error (the table
     cuts it) and where to look next — the page, the screenshot, the run's logs. Masked already."""
@@ -176,6 +163,6 @@ def chunk_table(agent: Agent) -> Listing:
             str(len(c.actions)),
             Text(status, style=style),
             str(c.attempts) if c.attempts else "",
-            Text(error_summary(c)),
+            Text(c.failure_summary()),
         )
     return table

@@ -82,13 +82,6 @@ def _failure_links(runs_dir: Path, chunk: Chunk) -> dict[str, Link | None]:
     }
 
 
-def _error_summary(chunk: Chunk) -> str | None:
-    details = chunk.error_details or {}
-    if chunk.status != ChunkStatus.FAILED or not details:
-        return None
-    return " ".join(f"{details.get('type', 'Error')}: {details.get('message', '')}".split())
-
-
 def chunk_outs(agent: Agent, runs_dir: Path) -> list[ChunkOut]:
     documents = definition_to_dict(agent.definition())["chunks"]
     out: list[ChunkOut] = []
@@ -104,7 +97,7 @@ def chunk_outs(agent: Agent, runs_dir: Path) -> list[ChunkOut]:
                 status=chunk.status,
                 retries=chunk.retries,
                 attempts=chunk.attempts,
-                error_summary=_error_summary(chunk),
+                error_summary=chunk.failure_summary() or None,
                 error_details=chunk.error_details,
                 actions=[a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in chunk.actions],
                 actions_yaml="".join(f"- {line}\n" for line in action_lines(document)),

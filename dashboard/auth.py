@@ -99,7 +99,9 @@ class Authenticator:
 
     def _unsign(self, value: str) -> dict[str, Any] | None:
         body, _, mac = value.partition(".")
-        if not body or not hmac.compare_digest(mac, self._mac(body.encode("ascii"))):
+        # As UTF-8 bytes: a str with non-ASCII characters (a forged cookie) made compare_digest and
+        # encode("ascii") raise, a 500 where a stranger gets a 401.
+        if not body or not hmac.compare_digest(mac.encode(), self._mac(body.encode()).encode()):
             return None
         try:
             payload = json.loads(_unb64(body))
@@ -115,7 +117,7 @@ class Authenticator:
         if not value:
             return False
         nonce, _, mac = value.partition(".")
-        return bool(nonce) and hmac.compare_digest(mac, self._mac(nonce.encode("ascii")))
+        return bool(nonce) and hmac.compare_digest(mac.encode(), self._mac(nonce.encode()).encode())
 
     # ------------------------------------------------------------------ credentials
 
@@ -217,7 +219,9 @@ class Authenticator:
         """Raises a 403 unless the request carries the token of its CSRF cookie."""
         cookie = request.cookies.get(CSRF_COOKIE)
         sent = request.headers.get(CSRF_HEADER) or form_value
-        if not (cookie and sent and self.valid_csrf_token(cookie) and hmac.compare_digest(cookie, sent)):
+        cookie, sent = cookie or "", sent or ""
+        matches = bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
+        if not (matches and self.valid_csrf_token(cookie)):
             raise ApiError(
                 403,
                 "csrf",

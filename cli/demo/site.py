@@ -68,8 +68,9 @@ def create_demo_app(state: DemoState | None = None) -> FastAPI:
 
     @app.post("/login")
     async def login(username: str = Form(""), password: str = Form("")) -> Response:
-        ok = secrets.compare_digest(username, state.username) and secrets.compare_digest(
-            password, state.password
+        # As bytes: compare_digest refuses str with non-ASCII characters (a 500 for "Pässw0rd").
+        ok = secrets.compare_digest(username.encode(), state.username.encode()) and secrets.compare_digest(
+            password.encode(), state.password.encode()
         )
         if not ok:
             return RedirectResponse("/?error=1", status_code=303)

@@ -333,6 +333,26 @@ async def test_no_redirect_leaves_the_site(make_app: AppFactory, target: str) ->
             assert answer.headers["location"].startswith("/login?next=")
 
 
+async def test_forged_cookies_and_csrf_tokens_with_non_ascii_text_are_refused_not_a_crash(
+    make_app: AppFactory,
+) -> None:
+    """compare_digest raises TypeError on str with non-ASCII characters: such a forged session
+    cookie or CSRF token was a 500 where a stranger gets 401 or 403. (Sent as UTF-8 bytes, as a
+    browser or a script may; httpx itself writes str headers as ASCII only.)"""
+    async with client_for(make_app(token=TOKEN)) as forged:
+        answer = await forged.get("/api/agents", headers={"Cookie": "agentctl_session=é.é".encode()})
+        assert answer.status_code == 401
+    async with client_for(make_app()) as local:
+        csrf = (await local.get("/api/session")).json()["csrf_token"]
+        for cookie, sent in ((csrf, "é"), (csrf, f"{csrf}é"), ("nonce.é", "nonce.é")):
+            answer = await local.post(
+                "/api/agents",
+                json={"document": "x"},
+                headers={"Cookie": f"agentctl_csrf={cookie}".encode(), "X-CSRF-Token": sent.encode()},
+            )
+            assert (answer.status_code, answer.json()["error"]["code"]) == (403, "csrf"), (cookie, sent)
+
+
 # --------------------------------------------------------------------------- (e) XSS, in Chromium
 
 EVIL_NAME = "<script>alert(1)</script>"

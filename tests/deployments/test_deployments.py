@@ -210,6 +210,7 @@ def test_a_cron_schedule_fires_runs_whose_statuses_land(
     [
         (("--cron", "61 * * * *"), "error: --cron: '61 * * * *' is not a valid cron expression"),
         (("--cron", "* * *"), "error: --cron: '* * *' has 3 fields"),
+        (("--cron", "0 9 31 2 *"), "error: --cron: '0 9 31 2 *' never fires: no date matches it"),
         (
             ("--cron", "0 9 * * 1-5", "--timezone", "Mars/Olympus"),
             "error: --timezone: 'Mars/Olympus' is not a time zone",

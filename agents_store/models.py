@@ -666,7 +666,9 @@ class Agent(AgentDefinition):
         A chunk keeps its id when a chunk of the same name (or, unnamed, the same position)
         existed; it keeps its run state only if its actions did not change, because a status
         earned by other actions says nothing about the new ones. ``Needs Review`` is part of the
-        definition, so a definition without it marks the chunk reviewed.
+        definition, so a definition without it marks the chunk reviewed, and one that adds it
+        marks it for review; a definition that leaves the mark as it was (a rename of the agent)
+        keeps the chunk's state too, and so leaves it to a run that holds it.
         """
         old_by_key: dict[str, Chunk] = {}
         for chunk in self.chunks:
@@ -678,8 +680,8 @@ class Agent(AgentDefinition):
             if old is not None:
                 data["id"] = old.id
                 same_actions = old.model_dump(include={"actions"}) == new.model_dump(include={"actions"})
-                ran = old.status != ChunkStatus.NEEDS_REVIEW
-                if same_actions and ran and new.status == ChunkStatus.NOT_STARTED:
+                was_marked = old.status == ChunkStatus.NEEDS_REVIEW
+                if same_actions and was_marked == (new.status == ChunkStatus.NEEDS_REVIEW):
                     data.update(
                         status=old.status,
                         error_details=old.error_details,

@@ -353,6 +353,29 @@ class StoreContract:
         assert [c.id for c in reloaded.chunks] == [c.id for c in agent.chunks]
         assert [c.status for c in reloaded.chunks] == [ChunkStatus.COMPLETED, ChunkStatus.NOT_STARTED]
 
+    def test_an_edit_that_keeps_a_chunks_review_mark_leaves_it_to_the_run_that_holds_it(
+        self, store: AgentStore
+    ) -> None:
+        """`agentctl edit --name` while a verification run waited: the chunk marked Needs Review
+        was released from the run, so the run's approval and completion of it did not land and
+        it stayed Needs Review (automatic runs refused)."""
+        doc = agent_doc("Held", chunks=1)
+        doc["chunks"].append(chunk_doc("Unsure", status="Needs Review"))
+        agent = store.create(parse_definition(doc))
+        run_id = uuid.uuid4()
+        store.reset_chunks([c.id for c in agent.chunks], run_id=run_id)
+        renamed = definition_to_dict(store.get(agent.id).definition())
+        renamed["name"] = "Held, renamed"
+        store.save(store.get(agent.id).with_definition(parse_definition(renamed)))
+        unsure = store.get(agent.id).chunks[1]
+        assert (unsure.status, unsure.last_run_id) == (ChunkStatus.NEEDS_REVIEW, run_id)
+        assert store.update_chunk_status(unsure.id, ChunkStatus.COMPLETED, attempts=1, run_id=run_id)
+        assert store.get(agent.id).chunks[1].status == ChunkStatus.COMPLETED
+        reviewed = definition_to_dict(store.get(agent.id).definition())
+        reviewed["chunks"][1]["status"] = "Needs Review"  # marked again: the mark is the edit's
+        store.save(store.get(agent.id).with_definition(parse_definition(reviewed)))
+        assert store.get(agent.id).chunks[1].last_run_id is None
+
     def test_reset_keeps_needs_review_and_clears_run_state(self, store: AgentStore) -> None:
         doc = agent_doc("Reset", chunks=2)
         doc["chunks"].append(chunk_doc("Unsure", status="Needs Review"))

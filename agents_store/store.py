@@ -362,6 +362,15 @@ class AgentStore(ABC):
     def list_exports(self, agent_id: uuid.UUID) -> list[ExportRecord]:
         """The agent's exports, newest first."""
 
+    @abstractmethod
+    def exports_at(self, repository: str, path: str) -> list[ExportRecord]:
+        """Every agent's exports to the folder ``path`` of ``repository``, newest first.
+
+        An export asks before writing a folder whether another agent of the store lives there: the
+        folder comes from the name's slug, and two names can give one slug (``Query param``,
+        ``query: param``), so looking the other agent up by name missed it.
+        """
+
     # ------------------------------------------------------------------ versions
 
     @abstractmethod

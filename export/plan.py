@@ -135,8 +135,8 @@ def prepare_export(
 
     Raises:
         AgentNotFound: no such agent.
-        ExportConflict: another agent of this store (one with the same name) was exported to the
-            same folder of this repository; nothing was saved.
+        ExportConflict: another agent of this store (one whose name gives the same folder) was
+            exported to the same folder of this repository; nothing was saved.
         ExportRejected: the files would contain a secret's value; nothing was saved.
         VersionConflict: someone saved the agent meanwhile.
     """
@@ -164,27 +164,38 @@ def prepare_export(
 def _refuse_another_agents_folder(
     store: AgentStore, agent: Agent, wanted: AgentDefinition, repository_url: str | None, folder: str
 ) -> None:
-    """Two agents with one name have one folder: the second export replaced the first agent's
-    files without a word, and their ``agent/<slug>/vN`` tags collided. A copy of what the other
-    one exported there (an agent imported from that folder) changes nothing and may go."""
-    for other_id in store.find_ids(agent.name, limit=50):
-        if other_id == agent.id:
+    """Refuse to write a folder another agent of this store was exported to.
+
+    The folder is the name's slug, and two names can give one slug (``Twin`` and ``twin``, ``Query
+    param`` and ``query: param``), or the other agent was renamed since it was exported there: the
+    second export replaced the first agent's files without a word, and their ``agent/<slug>/vN``
+    tags collided. The export records of the folder say who lives there, whatever their names are
+    now. A copy of what the other one last exported there (an agent imported from that folder)
+    changes nothing and may go. An agent that moved out since (renamed, exported again) still
+    counts: the records do not say on which branches its old files remain. Refusing, rather than
+    picking another folder, keeps an agent's folder its slug on every export, in git and on GitHub.
+    """
+    if repository_url is None:
+        return
+    mine = dump_definition(wanted)
+    seen: set[uuid.UUID] = {agent.id}
+    for record in store.exports_at(repository_url, folder):  # newest first: what is there now
+        if record.agent_id in seen:
             continue
-        for record in store.list_exports(other_id):
-            if record.repository != repository_url or record.path != folder:
-                continue
-            try:
-                theirs = dump_definition(
-                    parse_definition(store.get_version(other_id, record.agent_version).snapshot)
-                )
-            except (VersionNotFound, InvalidAgent):
-                theirs = None
-            if theirs != dump_definition(wanted):
-                raise ExportConflict(
-                    f"{folder}/ in {repository_url} holds another agent with this name ({other_id}), "
-                    "exported from this store: rename this one (agentctl edit --name) or export it "
-                    "under another --path"
-                )
+        seen.add(record.agent_id)
+        try:
+            theirs = dump_definition(
+                parse_definition(store.get_version(record.agent_id, record.agent_version).snapshot)
+            )
+        except (VersionNotFound, InvalidAgent):
+            theirs = None
+        if theirs != mine:
+            other = store.get(record.agent_id)
+            raise ExportConflict(
+                f'{folder}/ in {repository_url} holds another agent of this store, "{other.name}" '
+                f"({other.id}), exported there: rename this one so that its folder differs "
+                "(agentctl edit --name) or export it under another --path"
+            )
 
 
 def _with_repository_url(

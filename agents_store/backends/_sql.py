@@ -580,6 +580,15 @@ class SqlAgentStore(AgentStore):
         with self._read() as conn:
             return [ExportRecord.model_validate(dict(r)) for r in conn.execute(query).mappings()]
 
+    def exports_at(self, repository: str, path: str) -> list[ExportRecord]:
+        query = (
+            sa.select(agent_exports)
+            .where(agent_exports.c.repository == repository, agent_exports.c.path == path)
+            .order_by(agent_exports.c.exported_at.desc())
+        )
+        with self._read() as conn:
+            return [ExportRecord.model_validate(dict(r)) for r in conn.execute(query).mappings()]
+
     # ------------------------------------------------------------------ versions
 
     def list_versions(self, agent_id: uuid.UUID) -> list[VersionInfo]:

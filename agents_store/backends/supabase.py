@@ -463,6 +463,16 @@ class SupabaseStore(AgentStore):
         )
         return [ExportRecord.model_validate(r) for r in self._rows(request)]
 
+    def exports_at(self, repository: str, path: str) -> list[ExportRecord]:
+        request = (
+            self._client.table("agent_exports")
+            .select("*")
+            .eq("repository", repository)
+            .eq("path", path)
+            .order("exported_at", desc=True)
+        )
+        return [ExportRecord.model_validate(r) for r in self._rows(request)]
+
     # ------------------------------------------------------------------ versions
 
     def list_versions(self, agent_id: uuid.UUID) -> list[VersionInfo]:

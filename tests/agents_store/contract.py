@@ -626,6 +626,28 @@ class StoreContract:
         with pytest.raises(AgentNotFound):
             store.record_export(first.model_copy(update={"agent_id": uuid.uuid4()}))
 
+    def test_exports_at_a_folder_are_every_agents_newest_first(self, store: AgentStore) -> None:
+        """An export asks who was exported to its folder, whatever their names (one slug, two names)."""
+        one = store.create(definition("Query param"))
+        two = store.create(definition("query: param"))
+        repo = "https://github.com/acme/agents"
+        now = datetime.now(UTC)
+        older = ExportRecord(
+            agent_id=one.id,
+            agent_version=1,
+            target="github",
+            repository=repo,
+            path="agents/query-param",
+            exported_at=now - timedelta(minutes=2),
+        )
+        newer = older.model_copy(update={"id": uuid.uuid4(), "agent_id": two.id, "exported_at": now})
+        elsewhere = older.model_copy(update={"id": uuid.uuid4(), "path": "bots/query-param"})
+        other_repo = older.model_copy(update={"id": uuid.uuid4(), "repository": repo + "2"})
+        for record in (older, newer, elsewhere, other_repo):
+            store.record_export(record)
+        assert store.exports_at(repo, "agents/query-param") == [newer, older]
+        assert store.exports_at(repo, "agents/nobody") == []
+
 
 def _run(agent_id: uuid.UUID, started: datetime | None = None) -> RunRecord:
     return RunRecord(

@@ -206,12 +206,59 @@ def test_two_agents_with_one_name_do_not_share_a_folder(
     refused = agentctl("export", second, "--git", str(bare.path))
 
     assert refused.code == 1
-    assert f"agents/twin/ in {bare.path.as_uri()} holds another agent with this name ({first})" in refused.err
+    assert f'agents/twin/ in {bare.path.as_uri()} holds another agent of this store, "Twin" ({first})' in (
+        refused.err
+    )
     assert bare.out("show", "HEAD:agents/twin/agent.yaml") == exported
     assert len(git_log(bare, "--all")) == 1
     moved = agentctl("export", second, "--git", str(bare.path), "--path", "twins")
     assert moved.code == 0, moved.err
     assert agentctl("export", first, "--git", str(bare.path)).code == 0  # its own folder: still fine
+
+
+def test_two_names_with_one_slug_do_not_share_a_folder(
+    agentctl: CliRunner, tmp_path: Path, bare: BareRepo
+) -> None:
+    """Names "Query param" and "query: param" both give agents/query-param/: the second export replaced
+    the first agent's files, with only a warning about the tag, and ``versions`` of the first agent
+    still said it was exported there."""
+    first = _agent(agentctl, tmp_path, agent_doc("Query param", chunks=1))
+    second = _agent(agentctl, tmp_path, agent_doc("query: param", chunks=1))
+    assert agentctl("export", "Query param", "--git", str(bare.path)).code == 0
+    exported = bare.out("show", "HEAD:agents/query-param/agent.yaml")
+    log = git_log(bare, "--all")
+
+    refused = agentctl("export", second, "--git", str(bare.path))
+
+    assert refused.code == 1
+    assert refused.err == (
+        f"agentctl: error: agents/query-param/ in {bare.path.as_uri()} holds another agent of this store, "
+        f'"Query param" ({first}), exported there: rename this one so that its folder differs '
+        "(agentctl edit --name) or export it under another --path\n"
+    )
+    assert bare.out("show", "HEAD:agents/query-param/agent.yaml") == exported
+    assert git_log(bare, "--all") == log
+    assert agentctl("edit", second, "--name", "query: param 2").code == 0
+    assert agentctl("export", second, "--git", str(bare.path)).code == 0
+    assert bare.out("show", "HEAD:agents/query-param/agent.yaml") == exported
+    assert "name: 'query: param 2'" in bare.out("show", "HEAD:agents/query-param-2/agent.yaml")
+    assert agentctl("export", first, "--git", str(bare.path)).code == 0  # its own folder: still fine
+
+
+def test_a_renamed_agents_old_folder_is_not_taken_by_its_new_namesake(
+    agentctl: CliRunner, tmp_path: Path, bare: BareRepo
+) -> None:
+    """The other agent's current name no longer gives the folder it was exported to; it is still there."""
+    first = _agent(agentctl, tmp_path, agent_doc("Nightly", chunks=1))
+    assert agentctl("export", first, "--git", str(bare.path)).code == 0
+    assert agentctl("edit", first, "--name", "Nightly report").code == 0
+    second = _agent(agentctl, tmp_path, agent_doc("Nightly", chunks=2))
+
+    refused = agentctl("export", second, "--git", str(bare.path))
+
+    assert refused.code == 1
+    assert f'holds another agent of this store, "Nightly report" ({first})' in refused.err
+    assert len(git_log(bare, "--all")) == 1
 
 
 def test_an_edit_made_in_the_repository_is_not_undone_by_the_next_export(

@@ -262,6 +262,25 @@ def test_a_moved_folder_that_someone_edited_is_left_alone(
     ]
 
 
+def test_two_names_with_one_slug_do_not_share_a_folder_on_github(
+    store: AgentStore, client: Github, github_double: GitHubDouble
+) -> None:
+    """The GitHub export refuses as the git export does (one plan): the second agent replaced the first."""
+    repo = github_double.create_repo("octo/agents", auto_init=True)
+    first = store.create(definition("Query param", chunks=1))
+    second = store.create(definition("query: param", chunks=2))
+    export_to_github(store, client, first.id, "octo/agents")
+    head = repo.bare.resolve("refs/heads/main")
+
+    refusal = rf'agents/query-param/ in .* holds another agent of this store, "Query param" \({first.id}\)'
+    with pytest.raises(ExportConflict, match=refusal):
+        export_to_github(store, client, second.id, "octo/agents")
+
+    assert repo.bare.resolve("refs/heads/main") == head
+    assert store.list_exports(second.id) == []
+    assert store.get(second.id).version == 1  # nothing saved: not even the repository's URL
+
+
 def test_an_existing_tag_elsewhere_is_not_moved(
     store: AgentStore, client: Github, github_double: GitHubDouble
 ) -> None:

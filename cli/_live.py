@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -18,11 +20,27 @@ from cli._render import STATUS_STYLE
 from tasks.steps import ChunkStep
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from agents_store.store import AgentStore
 
-__all__ = ["ChunkRow", "LiveRun", "run_with_progress", "why_not_completed"]
+__all__ = ["ChunkRow", "LiveRun", "a_run_started", "run_with_progress", "why_not_completed"]
+
+
+def _why_stopped(stop: BaseException) -> str:
+    """The reason a stopped run is settled with (its record's error, its running chunk's)."""
+    from prefect.exceptions import TerminationSignal
+
+    from cli._prefect import temporary_server_stopped
+
+    if isinstance(stop, KeyboardInterrupt):
+        return "interrupted (Ctrl+C)"
+    if isinstance(stop, SystemExit | TerminationSignal):
+        return "stopped by a signal (SIGTERM or SIGHUP)"
+    if temporary_server_stopped():
+        return _SERVER_STOPPED
+    return f"the command running it stopped: {type(stop).__name__}"
+
+
+_SERVER_STOPPED = "Prefect's temporary server stopped during the run"
 
 
 @dataclass
@@ -59,6 +77,15 @@ class LiveRun:
                 self.status = event.status or self.status
             elif event.kind == "plan":
                 self.status = "Running"
+
+    def settle_stopped(self, store: AgentStore, agent_id: str, stop: BaseException) -> None:
+        """Settle the run the stop cut short, then show what the store has."""
+        from agents_store.store import RunStatus
+        from flows.reconcile import settle_run
+
+        if self.flow_run_id is not None:
+            settle_run(store, self.flow_run_id, RunStatus.CRASHED, _why_stopped(stop))
+        self.show_stored(store, uuid.UUID(agent_id))
 
     def show_stored(self, store: AgentStore, agent_id: uuid.UUID) -> None:
         """The rows and the run's status as the store settled them. A run stopped by Ctrl+C or
@@ -102,24 +129,29 @@ def run_with_progress(
     live_run: LiveRun,
     parameters: dict[str, Any],
     *,
-    show: bool = True,
+    store: AgentStore,
     transient: bool = False,
-    when_stopped: Callable[[LiveRun], None] | None = None,
 ) -> Any:
     """Run ``run_agent`` in this process, drawing the table; returns the flow's final state.
 
-    ``when_stopped`` brings the table up to date when the run is stopped from outside (Ctrl+C,
-    SIGTERM), before its last frame is drawn; the stop then goes on up to the command."""
-    from cli._prefect import quiet_prefect_console
+    Stopped from outside — Ctrl+C, SIGTERM, or Prefect's temporary server gone (a Ctrl+C in the
+    terminal stops it too, and the run's last reports to it fail with a connection error in place
+    of the interrupt) — the run is settled in ``store`` (Prefect's crash hook may not have reached
+    it), the table's last frame is redrawn from the store (it said Running), and an interrupt
+    ends the command with one line and exit 130 (typer made it a silent 130, the dead server a
+    traceback and 1). A SIGTERM goes on up to ``main``, which says so.
+    """
+    from cli._prefect import quiet_prefect_console, temporary_server_stopped
     from flows.progress import listening
     from flows.run_agent import run_agent
 
     async def main() -> Any:
         return await run_agent(**parameters, return_state=True)
 
+    global _run_started  # noqa: PLW0603 - one run per command; main asks whether one was going
+    _run_started = True
+    stopped: BaseException | None = None
     with quiet_prefect_console(), listening(live_run.on_event):
-        if not show:
-            return asyncio.run(main())
         live = Live(live_run.table(), console=err_console, refresh_per_second=8, transient=transient)
         try:
             with live:
@@ -130,17 +162,46 @@ def run_with_progress(
                 with listening(redraw):
                     try:
                         return asyncio.run(main())
-                    except BaseException:
-                        if when_stopped is not None:
-                            # the stop is what the user must hear of, not an error reading the store
-                            with contextlib.suppress(Exception):
-                                when_stopped(live_run)
-                                live.update(live_run.table())
-                        raise
+                    except BaseException as stop:
+                        stopped = stop
+                        # the stop is what the user must hear of, not an error reading the store
+                        with contextlib.suppress(Exception):
+                            live_run.settle_stopped(store, parameters["agent_id"], stop)
+                            live.update(live_run.table())
+                        server_gone = isinstance(stop, Exception) and temporary_server_stopped()
+                        if not (isinstance(stop, KeyboardInterrupt) or server_gone):
+                            raise
         finally:
+            if stopped is not None:
+                _quiet_after_a_stop()
             if not err_console.is_terminal and not transient:
                 # rich ends the table's last line only on a terminal; a stop's line went on its end
                 err_console.line()
+    run = live_run.flow_run_id
+    ended = f"run {run} ended {live_run.status}" if run else "no run started"
+    if isinstance(stopped, KeyboardInterrupt):
+        err_console.print(f"agentctl: interrupted: {ended}", markup=False)
+        raise typer.Exit(130)
+    err_console.print(f"agentctl: error: {_SERVER_STOPPED}: {ended}", markup=False)
+    raise typer.Exit(1)
+
+
+_run_started = False
+
+
+def a_run_started() -> bool:
+    """Whether this command started a run (what a stop by a signal cuts short)."""
+    return _run_started
+
+
+def _quiet_after_a_stop() -> None:
+    """What dies with a stop besides us says so on its way out: Prefect's log worker cannot send
+    its last lines to a temporary server stopped by the same signal (a SIGTERM to the process
+    group: "--- Error logging to API ---"), and the Playwright driver, in the terminal's group,
+    closes its pipe under a pending call ("Future exception was never retrieved"). The run's
+    record and the command's line say what happened."""
+    logging.raiseExceptions = False
+    logging.getLogger("asyncio").disabled = True
 
 
 def why_not_completed(store: AgentStore, run_id: uuid.UUID | None, final: Any) -> str:

@@ -3,11 +3,15 @@ quiet console."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import subprocess
 import sys
+import unittest.mock
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from agents_store.errors import AgentctlError
@@ -37,7 +41,13 @@ class PrefectUnavailable(AgentctlError):
 
 
 def note_prefect_mode() -> None:
-    """Say once per command which Prefect this command uses, and check that it answers.
+    """Say once per command which Prefect this command uses, and check that it answers; in
+    embedded mode, start the temporary server now.
+
+    Every caller asks Prefect next. Left to the first client, inside ``asyncio.run``, the server's
+    15-25 s start blocked the event loop: a Ctrl+C then (the server, in the terminal's process
+    group, died of it too) waited out Prefect's 90 s start timeout and ended in a traceback.
+    Started here, outside any loop, Ctrl+C stops the command at once.
 
     Raises:
         PrefectUnavailable: ``PREFECT_API_URL`` is set and no Prefect API answers there.
@@ -57,6 +67,40 @@ def note_prefect_mode() -> None:
         # This note says it: Prefect's own "Starting/Stopping temporary server on …" lines would
         # print after the command's output (the stop runs at exit, outside any quiet block).
         logging.getLogger("prefect").addFilter(_not_the_temporary_server_lines)
+        with err_console.status("starting Prefect's temporary server…"):
+            _temporary_server().start()
+
+
+def _temporary_server() -> Any:
+    """Prefect's temporary server, in a process group of its own.
+
+    In the terminal's group, a Ctrl+C stopped it along with the run: the run's last reports to it
+    (its crash) then waited out Prefect's client retries, 140 s, before the command could end.
+    Out of the group it outlives the Ctrl+C by the moment the run needs, and Prefect stops it at
+    exit; ``main`` turns SIGHUP (the terminal closed) into that exit too.
+    """
+    from prefect.server.api import server
+
+    class OwnGroupServer(server.SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            in_own_group = functools.partial(subprocess.Popen, process_group=0)
+            with unittest.mock.patch.object(subprocess, "Popen", in_own_group):  # the one it calls
+                return super()._run_uvicorn_command()
+
+    # Prefect keeps one instance per port, on the base class: its clients' SubprocessASGIServer()
+    # (port None) is this one.
+    return OwnGroupServer()
+
+
+def temporary_server_stopped() -> bool:
+    """Whether this process's temporary Prefect server (embedded mode) has exited: in a terminal,
+    a Ctrl+C reaches it too (same process group), and it shuts down as the run does."""
+    if "prefect.server.api.server" not in sys.modules or not embedded_mode():
+        return False
+    from prefect.server.api.server import SubprocessASGIServer
+
+    servers = SubprocessASGIServer._instances.values()
+    return any(s.server_process is not None and s.server_process.poll() is not None for s in servers)
 
 
 def require_prefect_api() -> None:

@@ -91,14 +91,21 @@ def main() -> None:
     when ``PREFECT_API_URL`` names no Prefect API. Anything else is a bug: its traceback shows.
     """
     signal.signal(signal.SIGTERM, _terminated)
+    # The terminal closed: end as for SIGTERM, so that exit stops Prefect's temporary server (in
+    # a process group of its own, the hangup does not reach it).
+    signal.signal(signal.SIGHUP, _terminated)
     try:
         app()
-    except Terminated:
-        err_console.print("agentctl: stopped by SIGTERM (a run in progress ends Crashed)", markup=False)
-        sys.exit(128 + signal.SIGTERM)
+    except Terminated as e:
+        err_console.print(f"agentctl: stopped by {_signal_name(e.code)}{_run_note()}", markup=False)
+        sys.exit(e.code)
     except KeyboardInterrupt:
         err_console.print("agentctl: interrupted", markup=False)
         sys.exit(130)
+    except SystemExit as e:
+        if e.code == 130 and _caused_by(e, KeyboardInterrupt):  # typer made Ctrl+C a silent exit
+            err_console.print("agentctl: interrupted", markup=False)
+        raise
     except Exception as e:
         if "--debug" in sys.argv:
             raise
@@ -112,7 +119,7 @@ def main() -> None:
             raise
         # SIGTERM (timeout(1), systemd, a CI job cancelled) during a run: Prefect's handler raised
         # it through the run, which recorded itself Crashed; it printed ~20 frames of traceback.
-        err_console.print("agentctl: stopped by SIGTERM (a run in progress ends Crashed)", markup=False)
+        err_console.print(f"agentctl: stopped by SIGTERM{_run_note()}", markup=False)
         sys.exit(128 + signal.SIGTERM)
 
 
@@ -125,6 +132,25 @@ class Terminated(SystemExit):
 
 def _terminated(signum: int, _frame: object) -> None:
     raise Terminated(128 + signum)
+
+
+def _signal_name(code: object) -> str:
+    return signal.Signals(int(code) - 128).name if isinstance(code, int) and code > 128 else "a signal"
+
+
+def _run_note() -> str:
+    """Said only when a run was going: `logs --follow` stopped so told of a run ending Crashed."""
+    live = sys.modules.get("cli._live")
+    return " (the run in progress ends Crashed)" if live is not None and live.a_run_started() else ""
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _is_sigterm(error: BaseException) -> bool:

@@ -94,11 +94,9 @@ def run_agent_command(
         # A missing secret is refused here, in one line, not by a flow run that fails as it starts.
         asyncio.run(resolve_plan_secrets(plan))
     use_store_of(state)
-    reconcile_now(state)
     from cli._live import LiveRun, run_with_progress, why_not_completed
     from cli._prefect import flow_run_url, note_prefect_mode
 
-    note_prefect_mode()
     live_run = LiveRun.for_steps(plan.steps)
     parameters: dict[str, Any] = {
         "agent_id": str(agent.id),
@@ -110,16 +108,9 @@ def run_agent_command(
         "headless": False if headed else None,
         "session_from": str(prepared.session.run_id) if prepared.session else None,
     }
-    try:
-        final = run_with_progress(
-            live_run, parameters, when_stopped=lambda live: live.show_stored(state.store(), agent.id)
-        )
-    except KeyboardInterrupt:
-        # typer turns Ctrl+C into a silent exit 130: the last frame said Running, and nothing said why.
-        run = live_run.flow_run_id
-        ended = f"run {run} ended {live_run.status}" if run else "no run started"
-        err_console.print(f"agentctl: interrupted: {ended}", markup=False)
-        raise typer.Exit(130) from None
+    reconcile_now(state)
+    note_prefect_mode()
+    final = run_with_progress(live_run, parameters, store=state.store())
     run_id = live_run.flow_run_id or final.state_details.flow_run_id
     url = flow_run_url(run_id) if run_id else None
     out_console.print(f"flow run {run_id}" + (f"  {url}" if url else ""), markup=False)

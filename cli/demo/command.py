@@ -64,7 +64,8 @@ def demo(
         plan = prepare_run(store, str(agent.id), "automatic", Selection(), params).plan
         note_prefect_mode()
         live_run = LiveRun.for_steps(plan.steps)
-        final = run_with_progress(live_run, {"agent_id": str(agent.id), "params": params}, transient=True)
+        parameters = {"agent_id": str(agent.id), "params": params}
+        final = run_with_progress(live_run, parameters, store=store, transient=True)
         run_id = live_run.flow_run_id or final.state_details.flow_run_id
         out_console.print()
         print_listing(chunk_table(store.get(agent.id)), out_console)

@@ -3,6 +3,7 @@ answering a verification run, and a run killed with SIGKILL mid-chunk, settled b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -232,10 +233,75 @@ def test_demo_keep_serves_its_app_until_sigterm_with_stdin_closed(
         httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
 
 
+def _in_session(session: int) -> list[str]:
+    """The processes still alive in ``session`` (what a terminal would have to clean up)."""
+    listing = subprocess.run(["ps", "-eo", "sid=,pid=,args="], capture_output=True, text=True, check=True)
+    return [line for line in listing.stdout.splitlines() if line.split()[0] == str(session)]
+
+
+@pytest.mark.parametrize("when", ["starting", "running"])
+def test_ctrl_c_in_a_terminal_stops_an_embedded_mode_run_at_once(
+    tmp_path: Path, chromium: str, base_url: str, when: str
+) -> None:
+    """Ctrl+C reaches the terminal's whole process group, Prefect's temporary server included.
+    While the server started, the command waited out its 90 s start timeout and ended in a
+    traceback (exit 1); while a chunk ran, it waited 140 s on the run's last reports to the
+    stopped server, then a traceback. Sent to the group, as a terminal does."""
+    env = embedded_env(tmp_path)
+    agent_id = import_agent(
+        env,
+        tmp_path,
+        [
+            {"name": "Open", "actions": [{"type": "goto", "url": f"{base_url}/page/ctrl-c"}]},
+            {"name": "Long", "actions": [{"type": "sleep", "seconds": 60}]},
+            {"name": "After", "actions": [{"type": "sleep", "seconds": 0}]},
+        ],
+    )
+    store = open_store(env["AGENTCTL_DATABASE_URL"])
+    run = subprocess.Popen(
+        [AGENTCTL, "run", agent_id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        if when == "starting":
+            wait_for("the temporary server to start", lambda: len(_in_session(run.pid)) > 1, every=0.1)
+        else:
+            wait_for(
+                "the chunk to run",
+                lambda: store.get(store.resolve(agent_id)).chunks[1].status == ChunkStatus.RUNNING,
+                timeout=120,
+            )
+        os.killpg(run.pid, signal.SIGINT)
+        asked = time.monotonic()
+        _, err = run.communicate(timeout=120)
+        took = time.monotonic() - asked
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 130, err
+    assert took < 20, (took, err)
+    assert "Traceback" not in err
+    assert "Error logging to API" not in err
+    wait_for("the temporary server to stop", lambda: not _in_session(run.pid), timeout=15)
+    if when == "running":
+        [record] = store.list_runs()
+        assert record.status == RunStatus.CRASHED
+        statuses = [c.status for c in store.get(store.resolve(agent_id)).chunks]
+        assert statuses == [ChunkStatus.COMPLETED, ChunkStatus.FAILED, ChunkStatus.NOT_STARTED]
+        assert f"agentctl: interrupted: run {record.flow_run_id} ended Crashed" in err.splitlines()
+    else:
+        assert err.splitlines()[-1].startswith("agentctl: interrupted"), err
+    store.close()
+
+
 @pytest.mark.parametrize(
     ("stop", "line"),
     [
-        (signal.SIGTERM, "agentctl: stopped by SIGTERM (a run in progress ends Crashed)"),
+        (signal.SIGTERM, "agentctl: stopped by SIGTERM (the run in progress ends Crashed)"),
         (signal.SIGINT, "agentctl: interrupted: run {run} ended Crashed"),
     ],
     ids=["sigterm", "ctrl-c"],

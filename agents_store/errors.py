@@ -17,6 +17,7 @@ as ``__cause__`` (``raise ... from e``).
     │   ├── StoreUnavailable               the database cannot be reached
     │   └── SchemaError                    the database schema is missing or too new
     ├── ConfigError (ValueError)           a setting or option has a bad value
+    ├── PrefectUnavailable                 PREFECT_API_URL names no Prefect API that answers
     ├── ExportError                        an export to, or an import from, a repository failed
     │   ├── ExportAuthError                no token, or the server refused it (401) or its rights (403)
     │   ├── RepositoryNotFound (LookupError)  no such repository, branch, path or ref, or no access
@@ -58,6 +59,7 @@ __all__ = [
     "ExportRejected",
     "GitCommandFailed",
     "InvalidAgent",
+    "PrefectUnavailable",
     "RateLimited",
     "RepositoryNotFound",
     "SchemaError",
@@ -102,6 +104,16 @@ class ConfigError(AgentctlError, ValueError):
         if self.field is None or self.field not in names:
             return self
         return ConfigError(self.problem, field=names[self.field])
+
+
+class PrefectUnavailable(AgentctlError):
+    """``PREFECT_API_URL`` names no Prefect API that answers: the server is down, or the URL is wrong.
+
+    Raised before anything is changed (``flows.prefect_ui.require_prefect_api``), or in place of the
+    error of Prefect's client when this is why it failed (``prefect_unavailable_behind``), so the CLI
+    and the dashboard refuse alike. The message names the variable, its value, what went wrong and
+    the likely fix, on one line.
+    """
 
 
 class ExportError(AgentctlError):

@@ -106,14 +106,18 @@ def update_agent(ctx: Ctx, user: User, agent_id: uuid.UUID, body: AgentUpdate) -
 @router.delete(
     "/{agent_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(404, 409),
+    responses=error_responses(404, 409, 503),
     summary="Delete",
 )
 def delete_agent(ctx: Ctx, user: User, agent_id: uuid.UUID) -> Response:
     """Delete the agent with its chunks, versions, runs, schedule and export records, and its
-    Prefect deployment; 409 ``agent_in_use`` while one of its runs is running or paused."""
+    Prefect deployment; 409 ``agent_in_use`` while one of its runs is running or paused; 503
+    ``prefect_unavailable`` when Prefect does not answer, and nothing is deleted."""
     from deployments.operations import delete_agent as delete_with_deployment
+    from flows.prefect_ui import require_prefect_api
 
+    owned_agent(ctx, agent_id, user)  # a 404 for no such agent, whether Prefect answers or not
+    require_prefect_api(cached=False)  # before deleting: its deployment is removed after the agent
     delete_with_deployment(ctx.store, agent_id, user_id=user.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -33,7 +33,7 @@ async def list_pending(ctx: Ctx, user: User) -> list[RunOut]:
 @router.post(
     "/runs/{flow_run_id}/decision",
     response_model=DecisionOut,
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(404, 409, 422, 503),
     summary="Answer a paused run",
 )
 async def decide(ctx: Ctx, user: User, flow_run_id: uuid.UUID, body: DecisionIn) -> DecisionOut:

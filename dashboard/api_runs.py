@@ -29,15 +29,16 @@ EVIDENCE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".zip", ".webm"})
     "/agents/{agent_id}/runs",
     response_model=RunStarted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 503),
     summary="Run the agent",
 )
 async def start_run(ctx: Ctx, user: User, agent_id: uuid.UUID, body: RunIn) -> RunStarted:
     """Start a run now: all chunks, ``chunks``, or ``from_chunk`` on, in the chosen mode.
 
     The request is checked first (chunks, params, templates, secrets, review state): a problem is
-    a 422 (or 409 for chunks that need review) and nothing starts. The run then goes on in the
-    background; follow it at ``GET /api/runs/{flow_run_id}``.
+    a 422 (or 409 for chunks that need review) and nothing starts, as with a Prefect that does not
+    answer (503 ``prefect_unavailable``). The run then goes on in the background; follow it at
+    ``GET /api/runs/{flow_run_id}``.
     """
     agent = await asyncio.to_thread(owned_agent, ctx, agent_id, user)
     launched = await ctx.launcher.start(agent, body)

@@ -29,9 +29,10 @@ def get_schedule(ctx: Ctx, user: User, agent_id: uuid.UUID) -> ScheduleOut | Non
     return schedule_out(found[0] if found else None)
 
 
-@router.put("", response_model=ScheduleOut, responses=error_responses(422), summary="Set the schedule")
+@router.put("", response_model=ScheduleOut, responses=error_responses(422, 503), summary="Set the schedule")
 def set_schedule(ctx: Ctx, user: User, agent_id: uuid.UUID, body: ScheduleIn) -> ScheduleOut:
-    """Create or replace the schedule; ``active: false`` keeps it but turns it off."""
+    """Create or replace the schedule; ``active: false`` keeps it but turns it off. 503
+    ``prefect_unavailable`` when Prefect does not answer: the stored schedule stays as it was."""
     agent = owned_agent(ctx, agent_id, user)
     try:
         check_cron(body.cron, body.timezone)
@@ -50,7 +51,9 @@ def set_schedule(ctx: Ctx, user: User, agent_id: uuid.UUID, body: ScheduleIn) ->
     return out
 
 
-@router.delete("", status_code=status.HTTP_204_NO_CONTENT, summary="Remove the schedule")
+@router.delete(
+    "", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(503), summary="Remove the schedule"
+)
 def delete_schedule(ctx: Ctx, user: User, agent_id: uuid.UUID) -> Response:
     """Remove the schedule (no error when there was none)."""
     owned_agent(ctx, agent_id, user)

@@ -7,11 +7,13 @@ the same errors rendered as an HTML page (and a sign-in redirect instead of a 40
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -30,6 +32,7 @@ from agents_store.errors import (
     ExportError,
     ExportRejected,
     InvalidAgent,
+    PrefectUnavailable,
     RateLimited,
     RepositoryNotFound,
     StoreUnavailable,
@@ -37,6 +40,7 @@ from agents_store.errors import (
     VersionNotFound,
 )
 from flows.errors import RunNotPaused
+from flows.prefect_ui import prefect_unavailable_behind
 from tasks.errors import TemplateError
 
 __all__ = [
@@ -114,6 +118,7 @@ def _status_of(error: AgentctlError) -> tuple[int, str]:
         (InvalidAgent, 422, "invalid"),
         (ConfigError, 422, "invalid"),
         (StoreUnavailable, 503, "store_unavailable"),
+        (PrefectUnavailable, 503, "prefect_unavailable"),
         (ExportAuthError, 400, "export_auth"),
         (ExportRejected, 422, "export_rejected"),
         (ExportConflict, 409, "export_conflict"),
@@ -189,6 +194,11 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer) -> None:
     """Answer errors as JSON under ``/api`` and as pages elsewhere (a 401 page → the sign-in form)."""
 
     async def handle(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, AgentctlError | ApiError | RequestValidationError | StarletteHTTPException):
+            # Prefect's client failed because Prefect went away after the route's up-front check (or
+            # a route has none): said as the CLI says it, a 503, not a 500.
+            unavailable = await asyncio.to_thread(prefect_unavailable_behind, exc)
+            exc = unavailable if unavailable is not None else exc
         status, body, headers = _body_of(exc)
         if status >= 500:
             logger.error("%s %s failed: %s", request.method, request.url.path, body.message, exc_info=exc)
@@ -203,5 +213,15 @@ def install_error_handlers(app: FastAPI, render_page: PageRenderer) -> None:
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         return render_page(request, status, body)
 
-    for kind in (ApiError, RequestValidationError, AgentctlError, StarletteHTTPException, Exception):
+    # Prefect's client fails with an httpx error or a RuntimeError: handled as ours are, where the
+    # handler of ``Exception`` would answer and then re-raise to the server.
+    for kind in (
+        ApiError,
+        RequestValidationError,
+        AgentctlError,
+        StarletteHTTPException,
+        httpx.HTTPError,
+        RuntimeError,
+        Exception,
+    ):
         app.add_exception_handler(kind, handle)

@@ -70,9 +70,11 @@ class RunLauncher:
             ConfigError: an unknown chunk, param or mode (the message starts with the field).
             TemplateError: a template names something that will not exist, or a secret is not set.
             RunRefused: chunks need review (automatic mode without ``force``).
+            PrefectUnavailable: ``PREFECT_API_URL`` names no Prefect API that answers now.
         """
         from prefect.states import Pending
 
+        from flows.prefect_ui import require_prefect_api
         from flows.run_agent import resolve_plan_secrets, run_agent
 
         selection = Selection(chunks=request.chunks or None, from_chunk=request.from_chunk)
@@ -86,6 +88,9 @@ class RunLauncher:
             request.force,
             runs_dir=self.runs_dir,
         )
+        # Asked now, with a new client: the kept clients, once connected, retry a refused connection
+        # for about a minute (the request hung 73 s, then answered 500).
+        await asyncio.to_thread(require_prefect_api, cached=False)
         await resolve_plan_secrets(prepared.plan)
         parameters: dict[str, Any] = {
             "agent_id": str(agent.id),

@@ -31,8 +31,15 @@ def check_cron(cron: str, timezone: str) -> None:
 
 
 def apply_schedule(store: AgentStore, agent_id: uuid.UUID, schedule: Schedule | None) -> Schedule | None:
-    """Set (or, with None, remove) the agent's schedule; returns what is in force now."""
-    from deployments.operations import apply_schedule as apply
+    """Set (or, with None, remove) the agent's schedule; returns what is in force now.
 
+    Raises:
+        PrefectUnavailable: ``PREFECT_API_URL`` names no Prefect API that answers; nothing changed
+            (checked before saving, as ``agentctl schedule`` does).
+    """
+    from deployments.operations import apply_schedule as apply
+    from flows.prefect_ui import require_prefect_api
+
+    require_prefect_api(cached=False)
     saved, _ = asyncio.run(apply(store, agent_id, schedule))
     return saved

@@ -105,7 +105,8 @@ async def apply_schedule(
 
     The store is the record: without a Prefect server (embedded mode) there is no scheduler to tell,
     and ``agentctl serve`` applies the stored schedule when it starts. With one, the deployment is
-    updated at once (the second value; None in embedded mode).
+    updated at once (the second value; None in embedded mode); when that fails, the store gets the
+    previous schedule back, so the store never says what Prefect does not do.
     """
     from prefect import get_client
 
@@ -122,14 +123,24 @@ async def apply_schedule(
                 f"every scheduled {schedule.mode} run would be refused: {e}. Schedule it in verification "
                 "mode, or review the chunks first; nothing was changed"
             ) from e
+    previous = _schedule_of(store, agent_id)
     if schedule is None:
         store.delete_schedule(agent_id)
     else:
         schedule = store.set_schedule(schedule)
     if embedded_mode():
         return schedule, None
-    async with get_client() as client:
-        info, _ = await apply_agent_deployment(client, agent, schedule, store_location=store.location)
+    try:
+        async with get_client() as client:
+            info, _ = await apply_agent_deployment(client, agent, schedule, store_location=store.location)
+    except BaseException:
+        # Saved first (the deployment takes the saved schedule); a Prefect that stopped answering
+        # meanwhile left the new schedule stored and the deployment on the old one.
+        if previous is None:
+            store.delete_schedule(agent_id)
+        else:
+            store.set_schedule(previous)
+        raise
     return schedule, info
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from pydantic import ValidationError
 
 from agents_store.models import Action, BrowserAction, HttpAction, SleepAction, url_scheme
 from agents_store.templates import references
@@ -28,12 +29,12 @@ from tasks.browser.actions import (
     run_sleep,
     screenshot_page,
 )
-from tasks.errors import ActionError, UnsafeAction
+from tasks.errors import ActionError, TemplateError, UnsafeAction
 from tasks.http import UrlGuard, idempotency_key, run_http_action
 from tasks.runtime import AttemptRecord, RunRuntime, retry_unless_cancelled
 from tasks.secrets import secrets_in
 from tasks.steps import ChunkResult, ChunkStep
-from tasks.templating import render
+from tasks.templating import as_text, render
 
 __all__ = ["run_chunk"]
 
@@ -193,9 +194,47 @@ def _secret_guard(
 
 
 def _render(action: Action, runtime: RunRuntime) -> Action:
+    """The action with its templates replaced.
+
+    A field that is one whole template takes the value as it is (a number stays a number in a JSON
+    body); where the action wants text (a fill's ``value``), a number or a boolean — a param sent
+    as JSON by the dashboard, Prefect's API or a schedule — is typed as the text it shows: it was a
+    raw pydantic error on the chunk's every try.
+
+    Raises:
+        TemplateError: the rendered value does not fit the field, naming it.
+    """
     data = action.model_dump(by_alias=True, exclude_none=True)
     rendered = render(data, runtime.templates)
-    return type(action).model_validate(rendered)
+    try:
+        return type(action).model_validate(rendered)
+    except ValidationError as e:
+        for error in e.errors():
+            if error["type"] == "string_type" and isinstance(_at(data, error["loc"]), str):
+                _set(rendered, error["loc"], as_text(error["input"]))
+        try:
+            return type(action).model_validate(rendered)
+        except ValidationError as still:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in err['loc'])}: {err['msg'].lower()}"
+                for err in still.errors(include_url=False)
+            )
+            raise TemplateError(f"after its templates, the action does not fit: {problems}") from None
+
+
+def _at(data: Any, loc: tuple[int | str, ...]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _set(data: Any, loc: tuple[int | str, ...], value: Any) -> None:
+    for part in loc[:-1]:
+        data = data[part]
+    data[loc[-1]] = value
 
 
 def _note(result: ChunkResult, index: int, outcome: Outcome) -> None:

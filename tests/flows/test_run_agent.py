@@ -121,6 +121,38 @@ def test_a_five_chunk_agent_completes(
     assert {t.state_name for t in task_runs} == {"Completed"}
 
 
+def test_a_param_sent_as_a_json_number_is_typed_into_a_field_as_its_text(
+    engine_store: AgentStore,
+    make_agent: MakeAgent,
+    run_flow: RunFlow,
+    base_url: str,
+    site: LocalSite,
+    secret_env: str,
+) -> None:
+    """The dashboard's API, Prefect's (a deployment's parameters) and a schedule take params as
+    JSON: ``{"amount": 12.5}`` reached a fill as a number, and the chunk failed every try with a
+    raw pydantic error ("Input should be a valid string")."""
+    agent = make_agent(
+        engine_store,
+        [
+            {"name": "Sign in", "actions": demo_sign_in(base_url)},
+            {
+                "name": "Add",
+                "actions": [
+                    {"type": "fill", "selector": "#title", "value": "{{ params.title }}"},
+                    {"type": "fill", "selector": "#amount", "value": "{{ params.amount }}"},
+                    {"type": "click", "selector": "#add-record"},
+                    {"type": "expect_text", "selector": "#records td.title", "text": "{{ params.title }}"},
+                ],
+            },
+        ],
+        params={"title": "Stamps", "amount": "1.00"},
+    )
+    state = run_flow(agent, params={"amount": 12.5, "title": True})
+    assert state.is_completed(), state.message
+    assert [(r["title"], r["amount"]) for r in site.demo.records] == [("true", "12.5")]
+
+
 def test_a_secret_can_come_from_a_prefect_secret_block(
     sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,

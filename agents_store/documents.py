@@ -325,11 +325,30 @@ def _name_problems(definition: AgentDefinition) -> list[str]:
         for position, chunk in enumerate(definition.chunks, start=1)
         if chunk.name
     ]
-    return [
+    problems = [
         f"{where}: {name!r} must be one line, without control characters (a line break, a tab…)"
         for where, name in named
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
     ]
+    # Text a person reads (a description) or a run types (a param) may span lines, but an escape
+    # sequence in it repainted the terminal that `agentctl show` printed it to.
+    texts = [("description", definition.description)] + [
+        (f"params.{key}", value) for key, value in definition.params.items() if isinstance(value, str)
+    ]
+    problems += [
+        f"{where}: holds a control character ({_control_in(text)}); only line breaks and tabs may be there"
+        for where, text in texts
+        if text is not None and _control_in(text)
+    ]
+    return problems
+
+
+def _control_in(text: str) -> str:
+    """The first control character other than a line break or a tab, escaped (``\\x1b``); "" if none."""
+    for c in text:
+        if (ord(c) < 0x20 and c not in "\n\r\t") or ord(c) == 0x7F:
+            return f"\\x{ord(c):02x}"
+    return ""
 
 
 def _runnable_problems(definition: AgentDefinition) -> list[str]:

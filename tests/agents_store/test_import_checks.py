@@ -330,3 +330,22 @@ def test_an_infinite_number_gets_the_hint_to_quote_it(written: str, read: str) -
         f"params.big: {read} is not a number a store can keep; write it in quotes to keep it as text"
     ]
     assert load_definition(text.replace(written, f"'{written}'")).params == {"big": written}
+
+
+def test_a_description_or_param_with_an_escape_sequence_is_refused_and_line_breaks_are_not() -> None:
+    """`agentctl show` printed them as they were: a description could repaint the terminal."""
+    doc = {
+        "name": "n",
+        "loom_url": LOOM,
+        "description": "desc \x1b[31mRED\x1b[0m",
+        "params": {"p": "v\x1b[2J", "n": 3},
+        "chunks": [],
+    }
+    with pytest.raises(InvalidAgent) as caught:
+        parse_definition(doc)
+    assert caught.value.problems == [
+        "description: holds a control character (\\x1b); only line breaks and tabs may be there",
+        "params.p: holds a control character (\\x1b); only line breaks and tabs may be there",
+    ]
+    fine = parse_definition({**doc, "description": "two\nlines\tand a tab", "params": {"p": "a\r\nb"}})
+    assert fine.description == "two\nlines\tand a tab"

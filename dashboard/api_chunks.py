@@ -27,7 +27,8 @@ def reorder(ctx: Ctx, user: User, agent_id: uuid.UUID, body: ChunkReorder) -> Ag
     agent = owned_agent(ctx, agent_id, user)
     with about_field("chunk_ids"):
         edited = reorder_chunks(agent, body.chunk_ids)
-    ctx.store.save(edited, expected_version=body.version, author=user.author)
+    if edited != agent:  # the order it already has makes no "no change" version
+        ctx.store.save(edited, expected_version=body.version, author=user.author)
     return agent_detail(ctx, agent_id, user.user_id)
 
 

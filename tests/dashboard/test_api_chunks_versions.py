@@ -110,6 +110,9 @@ async def test_reorder_and_its_errors(api: httpx.AsyncClient, local_agent: MakeA
         (2, "Step 1"),
         (3, "Step 2"),
     ]
+    same = await api.put(url, json={"version": 2, "chunk_ids": [ids[2], ids[0], ids[1]]})
+    assert (same.status_code, same.json()["version"]) == (200, 2)  # the order it has: no new version
+    assert len((await api.get(f"/api/agents/{agent.id}/versions")).json()) == 2
     bad = error_of(await api.put(url, json={"version": 2, "chunk_ids": ids[:2]}), 422)
     assert bad["field"] == "chunk_ids"
     assert (

@@ -76,6 +76,15 @@ class AgentQuery(BaseModel):
     offset: int = Field(default=0, ge=0)
     user_id: uuid.UUID | None = None
 
+    @property
+    def matches_nothing(self) -> bool:
+        """A text no agent can hold (a NUL: every store refuses it), which PostgreSQL refuses to
+        search for: the list is empty without asking (it was a 400 on PostgreSQL, empty on SQLite)."""
+        return self.text is not None and "\x00" in self.text
+
+    def empty_page(self) -> AgentPage:
+        return AgentPage(items=[], total=0, limit=self.limit, offset=self.offset)
+
 
 class AgentPage(BaseModel):
     items: list[AgentSummary]

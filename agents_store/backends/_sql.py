@@ -355,6 +355,8 @@ class SqlAgentStore(AgentStore):
 
     def list_agents(self, query: AgentQuery | None = None) -> AgentPage:
         query = query or AgentQuery()
+        if query.matches_nothing:
+            return query.empty_page()
         postgres = self._engine.dialect.name == "postgresql"
         listed, count = _list_statements(
             by_user=query.user_id is not None,

@@ -280,6 +280,8 @@ class SupabaseStore(AgentStore):
 
     def list_agents(self, query: AgentQuery | None = None) -> AgentPage:
         query = query or AgentQuery()
+        if query.matches_nothing:
+            return query.empty_page()
 
         def page(limit: int, offset: int) -> Any:
             request = self._client.table("agent_list").select(_SUMMARY_COLUMNS, count=CountMethod.exact)

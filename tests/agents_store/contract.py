@@ -276,6 +276,12 @@ class StoreContract:
         assert [a.name for a in page2.items] == ["Charlie"]
         assert page1.items[0].chunk_count == 2
 
+    def test_a_search_for_a_nul_finds_nothing_on_every_backend(self, store: AgentStore) -> None:
+        """PostgreSQL refuses NUL in text: a search for one was a database error there."""
+        store.create(definition("Plain"))
+        page = store.list_agents(AgentQuery(text="Pl\x00ain"))
+        assert (page.items, page.total) == ([], 0)
+
     def test_text_and_names_match_without_regard_to_case_beyond_ascii(self, store: AgentStore) -> None:
         """SQLite's own lower() folds ASCII only: "ümläut" found nothing there (PostgreSQL's found it)."""
         agent = store.create(definition("Ümläut Ärger", description="ÉTÉ invoices"))

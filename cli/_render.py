@@ -124,7 +124,7 @@ def failure_lines(chunk: Chunk) -> list[str]:
         return []
     attempts = details.get("attempts")
     tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
-    head = f'chunk {chunk.order} "{chunk.name}" failed{tries}'
+    head = f"{chunk.label} failed{tries}"
     lines = [head, f"  {details.get('type', 'Error')}: {details.get('message', '')}"]
     if details.get("action_index") is not None and details.get("action"):
         action = json.dumps(details["action"], ensure_ascii=False)
@@ -158,7 +158,7 @@ def chunk_table(agent: Agent) -> Listing:
         style = STATUS_STYLE.get(status, "")
         table.add(
             str(c.order),
-            Text(c.name or ""),
+            Text(c.name) if c.name else Text(f"chunk {c.order}", style="dim"),  # as a run's table names it
             video,
             str(len(c.actions)),
             Text(status, style=style),

@@ -169,3 +169,21 @@ def test_pending_shows_a_chunks_actions_with_masks_and_globs_whole() -> None:
         '1. fill selector="#password", value="***"; 2. wait_for_url url="**/records"; '
         '3. http POST url="http://127.0.0.1/hook"'
     )
+
+
+def test_an_unnamed_chunk_is_named_by_its_number_in_show() -> None:
+    """A chunk name cleared in the dashboard showed as a blank cell, and as `chunk 1 "None" failed`."""
+    from agents_store.documents import parse_definition
+    from agents_store.models import Agent, ChunkStatus
+    from cli._render import chunk_table, failure_lines
+
+    doc = agent_doc("Unnamed", chunks=1)
+    del doc["chunks"][0]["name"]
+    agent = Agent.from_definition(parse_definition(doc), user_id=uuid.uuid4())
+    failed = agent.chunks[0].model_copy(
+        update={"status": ChunkStatus.FAILED, "error_details": {"type": "ActionTimeout", "message": "late"}}
+    )
+    out = io.StringIO()
+    print_listing(chunk_table(agent), Console(file=out, width=120, force_terminal=True, color_system=None))
+    assert out.getvalue().splitlines()[1].startswith("1  chunk 1")
+    assert failure_lines(failed)[0] == "chunk 1 failed"

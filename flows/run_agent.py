@@ -44,7 +44,7 @@ from flows.state_sync import StoreSync
 from tasks.browser.session import RunBrowser, find_chromium
 from tasks.errors import TemplateError
 from tasks.http import action_client
-from tasks.masking import SecretMasker, masking_logs
+from tasks.masking import MIN_SECRET_LENGTH, SecretMasker, masking_logs
 from tasks.runtime import RunRuntime
 from tasks.secrets import (
     HostBinding,
@@ -301,12 +301,18 @@ async def resolve_plan_secrets(plan: RunPlan, *, use_prefect_blocks: bool = True
         TemplateError: a secret has no value, naming where it is used and where it is looked up.
     """
     found, missing = await resolve_secrets(plan.secret_uses, use_prefect_blocks=use_prefect_blocks)
-    if missing:
-        problems = [
-            f"{plan.secret_uses[name][0]}: {{{{ secrets.{name} }}}} is not set "
-            f"(set {env_name(name)} or a Prefect Secret block named {block_name(name)!r})"
-            for name in missing
-        ]
+    problems = [
+        f"{plan.secret_uses[name][0]}: {{{{ secrets.{name} }}}} is not set "
+        f"(set {env_name(name)} or a Prefect Secret block named {block_name(name)!r})"
+        for name in missing
+    ] + [
+        # Masked, one character would be taken out of every log line; unmasked, it would show.
+        f"{plan.secret_uses[name][0]}: {{{{ secrets.{name} }}}} is a single character: too short to keep "
+        f"out of logs; give it at least {MIN_SECRET_LENGTH}"
+        for name, value in found.items()
+        if 0 < len(value) < MIN_SECRET_LENGTH
+    ]
+    if problems:
         raise TemplateError("; ".join(problems))
     return found
 

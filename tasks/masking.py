@@ -15,10 +15,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["MASK", "MaskingFilter", "SecretMasker", "masking_logs"]
+__all__ = ["MASK", "MIN_SECRET_LENGTH", "MaskingFilter", "SecretMasker", "masking_logs"]
 
 MASK = "***"
-_MIN_SECRET_LENGTH = 3  # shorter values would mask ordinary text everywhere
+MIN_SECRET_LENGTH = 2
+"""Shorter values would mask ordinary text everywhere (a run refuses them: ``resolve_plan_secrets``).
+Two characters (a PIN's) are masked, at the cost of that pair wherever a log line has it."""
 
 # The characters the URL standard (WHATWG) percent-encodes in each part of a URL, beyond controls
 # and non-ASCII. A browser encodes a URL part by part: Chromium turns ``?t=P@ss w0rd`` into
@@ -79,7 +81,7 @@ class SecretMasker:
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        if len(secret) < _MIN_SECRET_LENGTH:
+        if len(secret) < MIN_SECRET_LENGTH:
             return
         escaped = {secret, *_json_escaped(secret)}
         forms = {

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agents_store.settings import LOCAL_USER_ID as LOCAL_USER
 from tasks.masking import SecretMasker
 
 SECRETS = ["it's2024x", "it's\"quoted2024", 'Sö"mm\\2024€<x>', "Sö\"mm'er\\2024€<x>"]
@@ -40,3 +41,41 @@ def test_a_secret_inside_a_json_body_in_a_page_url_is_masked(secret: str) -> Non
     url = f"http://127.0.0.1:8791/show?t={chromium_query}"
     masked = masker.mask(url)
     assert "2024" not in masked, masked
+
+
+def test_a_two_character_secret_is_masked() -> None:
+    """A two-digit PIN was shorter than the masker's minimum and showed in error_details and logs."""
+    assert SecretMasker(["42"]).mask("expected text exactly 'x' in '#out', found '42'") == (
+        "expected text exactly 'x' in '#out', found '***'"
+    )
+
+
+def test_a_run_with_a_one_character_secret_is_refused_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Masked, one character would go from every log line; unmasked, it would show: refused."""
+    import asyncio
+
+    from agents_store.documents import parse_definition
+    from agents_store.models import Agent
+    from flows.plan import compile_agent
+    from flows.run_agent import resolve_plan_secrets
+    from tasks.errors import TemplateError
+    from tests.factories import LOOM
+
+    doc = {
+        "name": "PIN",
+        "loom_url": LOOM,
+        "chunks": [
+            {"name": "Type", "actions": [{"type": "fill", "selector": "#p", "value": "{{ secrets.PIN }}"}]}
+        ],
+    }
+    plan = compile_agent(Agent.from_definition(parse_definition(doc), user_id=LOCAL_USER))
+    monkeypatch.setenv("AGENTCTL_SECRET_PIN", "7")
+    with pytest.raises(TemplateError) as caught:
+        asyncio.run(resolve_plan_secrets(plan, use_prefect_blocks=False))
+    assert str(caught.value) == (
+        'chunk 1 "Type", action 1 (fill): {{ secrets.PIN }} is a single character: too short to keep out '
+        "of logs; give it at least 2"
+    )
+    assert "7" not in str(caught.value)
+    monkeypatch.setenv("AGENTCTL_SECRET_PIN", "73")
+    assert asyncio.run(resolve_plan_secrets(plan, use_prefect_blocks=False)) == {"PIN": "73"}

@@ -31,7 +31,7 @@ from tasks.browser.actions import (
 )
 from tasks.errors import ActionError, TemplateError, UnsafeAction
 from tasks.http import UrlGuard, idempotency_key, run_http_action
-from tasks.runtime import AttemptRecord, RunRuntime, retry_unless_cancelled
+from tasks.runtime import AttemptRecord, RunRuntime, no_retry_helps, worth_retrying
 from tasks.secrets import secrets_in
 from tasks.steps import ChunkResult, ChunkStep
 from tasks.templating import as_text, render
@@ -56,7 +56,7 @@ def _task_run_name() -> str:
     cache_policy=NO_CACHE,
     persist_result=False,
     log_prints=False,
-    retry_condition_fn=retry_unless_cancelled,
+    retry_condition_fn=worth_retrying,
 )
 async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
     """Run one chunk's actions in order on the run's page and HTTP client."""
@@ -87,7 +87,7 @@ async def run_chunk(step: ChunkStep, runtime: RunRuntime) -> ChunkResult:
                 result.screenshots.append(str(shot))
     except Exception as error:
         details = await _failure_details(step, attempt, index, action, error, runtime, str(task_run.id or ""))
-        final = attempt > step.retries or runtime.cancelled  # no retry after a cancel
+        final = attempt > step.retries or runtime.cancelled or no_retry_helps(error)  # as worth_retrying
         earlier = runtime.failed_attempts.setdefault(step.order, [])
         if final:
             details["attempt_errors"] = [
@@ -336,4 +336,6 @@ def _masked(error: BaseException, details: dict[str, Any]) -> BaseException:
             page_url=details["page_url"],
         )
         return clone
+    if isinstance(error, TemplateError):  # its type tells the retry condition that no retry helps
+        return TemplateError(message)
     return ActionError(f"{type(error).__name__}: {message}", action_index=details["action_index"])

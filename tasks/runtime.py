@@ -80,11 +80,24 @@ class RunRuntime:
 
 
 RUN_CANCELLED: ContextVar[asyncio.Event | None] = ContextVar("agentctl_run_cancelled", default=None)
-"""The run's ``cancel_requested``, for ``retry_unless_cancelled`` (Prefect gives it no parameters)."""
+"""The run's ``cancel_requested``, for ``worth_retrying`` (Prefect gives it no run)."""
 
 
-def retry_unless_cancelled(*_: object) -> bool:
+def no_retry_helps(error: BaseException) -> bool:
+    """A failure the same action fails again with: a refusal (a ``file:`` URL, an upload outside its
+    folder, a secret sent to a host it is not bound to) or a template with no value. A refused
+    ``goto`` went through all its retries, each refused alike."""
+    from tasks.errors import TemplateError, UnsafeAction
+
+    return isinstance(error, UnsafeAction | TemplateError)
+
+
+def worth_retrying(_task: object, _task_run: object, state: Any) -> bool:
     """Prefect's retry condition for a chunk: no further attempt once the run is cancelled in Prefect
-    (a failing chunk went through all its retries, 14 s, after the cancel)."""
+    (a failing chunk went through all its retries, 14 s, after the cancel), nor for a failure no
+    retry helps (``state.data`` is the chunk's exception)."""
     cancelled = RUN_CANCELLED.get()
-    return cancelled is None or not cancelled.is_set()
+    if cancelled is not None and cancelled.is_set():
+        return False
+    error = getattr(state, "data", None)
+    return not (isinstance(error, BaseException) and no_retry_helps(error))

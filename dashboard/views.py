@@ -12,7 +12,7 @@ from typing import Any
 
 from agents_store.documents import definition_to_dict
 from agents_store.models import Agent, Chunk, ChunkStatus, loom_video_id, parse_video_time
-from agents_store.store import RunRecord, RunStatus, Schedule
+from agents_store.store import ChunkResultRecord, RunRecord, RunStatus, Schedule
 from agents_store.versions import action_lines
 from dashboard.schemas import AgentOut, AwaitingOut, ChunkOut, Link, RunOut, ScheduleOut
 
@@ -128,6 +128,12 @@ def run_chunk_outs(record: RunRecord | None, agent: Agent, runs_dir: Path) -> li
         ]
     results = {r.chunk_id: r for r in record.results}
     out: list[ChunkOut] = []
+    current = {row.id for row in rows}
+    # Chunks the agent no longer has (an import --replace, a deletion in the editor since): the
+    # run's page lost them, and with them what the run did, showing only "not in this run" rows.
+    for gone in sorted(results.values(), key=lambda r: r.order):
+        if gone.chunk_id not in current:
+            out.append(_gone_chunk(gone, record, runs_dir))
     for row in rows:
         result = results.get(row.id)
         if result is None:
@@ -153,6 +159,31 @@ def run_chunk_outs(record: RunRecord | None, agent: Agent, runs_dir: Path) -> li
                 )
             )
     return out
+
+
+def _gone_chunk(result: ChunkResultRecord, record: RunRecord, runs_dir: Path) -> ChunkOut:
+    """A chunk of the run that the agent no longer has, as the run recorded it."""
+    return ChunkOut(
+        id=result.chunk_id,
+        order=result.order,
+        name=result.name,
+        start_time=None,
+        end_time=None,
+        video=None,
+        status=result.status,
+        retries=None,
+        attempts=result.attempts,
+        error_summary=result.error if result.status == ChunkStatus.FAILED else None,
+        error_details=None,
+        screenshot=artifact_url(runs_dir, record.flow_run_id, result.screenshot),
+        trace=None,
+        task_run=None,
+        actions=[],
+        actions_yaml="",
+        last_run_id=record.flow_run_id,
+        updated_at=None,
+        in_run=True,
+    )
 
 
 def _not_in_run(row: ChunkOut) -> ChunkOut:

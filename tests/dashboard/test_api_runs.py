@@ -253,6 +253,38 @@ async def test_a_runs_page_shows_that_run_after_a_later_run_of_the_agent(
     ] * 3
 
 
+async def test_a_runs_page_keeps_the_chunks_an_import_replace_took_away(
+    api: httpx.AsyncClient, quick_agent: Callable[..., Agent], store: AgentStore
+) -> None:
+    """Replaced by a one-chunk file after it ran, the agent's run showed one row, "not in this
+    run", and nothing of the three chunks it completed."""
+    from agents_store.documents import parse_definition
+    from tests.factories import LOOM
+
+    agent = quick_agent(quick_chunks(3, seconds=0))
+    run_id = (await api.post(f"/api/agents/{agent.id}/runs", json={"mode": "automatic"})).json()[
+        "flow_run_id"
+    ]
+
+    async def finished() -> dict[str, Any] | None:
+        live = (await api.get(f"/api/runs/{run_id}")).json()
+        return live if live["run"]["finished"] else None
+
+    await until("the run to finish", finished)
+    replacement = {"name": "Quick", "loom_url": LOOM, "chunks": [{"name": "Only one now", "actions": []}]}
+    store.save(store.get(agent.id).with_definition(parse_definition(replacement)))
+    shown = (await api.get(f"/api/runs/{run_id}")).json()["chunks"]
+    assert [(c["name"], c["status"], c["in_run"]) for c in shown] == [
+        ("Wait 1", "Completed", True),
+        ("Wait 2", "Completed", True),
+        ("Wait 3", "Completed", True),
+        ("Only one now", "Not Started", False),
+    ]
+    page = (await api.get(f"/runs/{run_id}")).text
+    assert "Wait 3" in page
+    assert page.count("not in this run") == 1
+
+
 async def test_a_chunk_edited_during_a_run_keeps_the_edit_not_the_runs_result(
     api: httpx.AsyncClient, quick_agent: Callable[..., Agent]
 ) -> None:

@@ -83,7 +83,7 @@ def create_app(
         store=store,
         settings=settings,
         access=access,
-        auth=Authenticator(access, store),
+        auth=Authenticator(access, store, key_file=settings.home / "dashboard.key"),
         launcher=launcher,
     )
     for router in (

@@ -14,13 +14,16 @@ by itself.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Request
@@ -61,6 +64,22 @@ class Principal:
         return local_author(self.name) if self.via == "local" else self.name
 
 
+def _local_key(key_file: Path | None) -> str:
+    """The local mode's random key, read from ``key_file`` or made there (readable by its owner only)."""
+    if key_file is None:
+        return secrets.token_hex(32)
+    with contextlib.suppress(FileNotFoundError):
+        kept = key_file.read_text(encoding="ascii").strip()
+        if len(kept) == 64:
+            return kept
+    key = secrets.token_hex(32)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as out:
+        out.write(key)
+    return key
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -77,13 +96,15 @@ class Authenticator:
     """Checks credentials and signs the cookies, with a key derived from the configured secret.
 
     The key comes from the token or JWT secret, so sessions survive a restart and end when the
-    secret changes; in local mode (nothing to derive from) it is random per process.
+    secret changes; in local mode (nothing to derive from) it is random, kept in ``key_file`` so
+    that the pages open when the dashboard restarts still send a valid CSRF token (each of their
+    buttons answered 403 until reloaded).
     """
 
-    def __init__(self, access: AccessSettings, store: AgentStore) -> None:
+    def __init__(self, access: AccessSettings, store: AgentStore, key_file: Path | None = None) -> None:
         self.access = access
         self.store = store
-        root = (access.token or access.jwt_secret or secrets.token_hex(32)).encode("utf-8")
+        root = (access.token or access.jwt_secret or _local_key(key_file)).encode("utf-8")
         self._key = hmac.new(root, b"agentctl-dashboard-cookies-v1", hashlib.sha256).digest()
         self._known_users: set[uuid.UUID] = set()
         self.ensure_user(access.user_id, access.user_name)

@@ -271,3 +271,18 @@ async def test_names_render_inert_and_pages_forbid_inline_scripts(
         assert page.headers["x-content-type-options"] == "nosniff"
     listed = (await api.get("/api/agents")).json()
     assert listed["items"][0]["name"] == evil  # the API returns data; only pages render it
+
+
+async def test_a_local_dashboard_restarted_accepts_the_open_pages_csrf_token(make_app: AppFactory) -> None:
+    """The local mode's key was random per process: after a restart every button of a page opened
+    before answered 403 until the page was reloaded."""
+    from agents_store.settings import get_settings
+
+    async with client_for(make_app()) as before:
+        csrf = (await before.get("/api/session")).json()["csrf_token"]
+        cookie = before.cookies["agentctl_csrf"]
+    async with client_for(make_app(), cookies={"agentctl_csrf": cookie}) as after:  # the restart
+        answer = await after.post("/api/agents", json={"document": "x"}, headers={"X-CSRF-Token": csrf})
+    assert answer.status_code == 422, answer.text  # past the CSRF check, to the document's own error
+    key_file = get_settings().home / "dashboard.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600

@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, str]:
-    """``--param k=v`` options as a dict; a pair without ``=`` is a clear error."""
+    """``--param k=v`` options as a dict; a pair without ``=`` is a clear error, and so is a name
+    given twice (the last value won, silently: a script's default and its override, say)."""
     from agents_store.errors import ConfigError
 
     params: dict[str, str] = {}
@@ -36,6 +37,8 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--param: {pair!r} is not NAME=VALUE")
+        if key.strip() in params:
+            raise ConfigError(f"--param: {key.strip()} is given twice; give each param once")
         params[key.strip()] = value
     return params
 

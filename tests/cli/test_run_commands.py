@@ -166,6 +166,7 @@ def test_a_failed_chunk_of_an_agent_with_secrets_prints_no_traceback_either(
         (("--from-chunk", "7"), "error: --from-chunk: the agent has no chunk 7 (it has 1..3)"),
         (("--param", "nope=1"), "error: --param: nope is not a param of this agent (its params: page)"),
         (("--param", "broken"), "error: --param: 'broken' is not NAME=VALUE"),
+        (("--param", "page=a", "--param", "page=b"), "error: --param: page is given twice"),
         (("--mode", "turbo"), "error: --mode: 'turbo' is not one of automatic, verification, debugging"),
         (("--chunk", "2", "--from-chunk", "1"), "--chunk and --from-chunk: give one or the other, not both"),
         # --chunk N takes --session-from as --from-chunk N does (it was refused: "give --from-chunk too").

@@ -305,4 +305,5 @@ def show_logs(
             write(line)
         printed = len(lines)
     if not printed:
-        err_console.print(f"no log lines for run {run_id} in this Prefect server", markup=False)
+        at_level = f" at {logging.getLevelName(numeric)} or above" if level is not None else ""
+        err_console.print(f"no log lines{at_level} for run {run_id} in this Prefect server", markup=False)

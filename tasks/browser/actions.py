@@ -157,7 +157,7 @@ async def _element(
                 return page.locator(selector).first, outcome
     except PlaywrightTimeout as e:
         raise ElementNotFound(
-            f"none of {len(selectors)} selectors matched within {timeout} ms: {', '.join(selectors)}",
+            f"none of {len(selectors)} selectors matched within {timeout:.0f} ms: {', '.join(selectors)}",
             selector_tried=selectors,
             page_url=page.url,
         ) from e

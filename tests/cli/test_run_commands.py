@@ -67,6 +67,9 @@ def test_run_selected_chunks_then_runs_and_logs(
     assert "INFO    [01 · Open] prefect.task_runs: Finished in state Completed()" in logs.out
     assert last_chunk in logs.out  # which chunk each of Prefect's task lines is about
     assert last_line in logs.out
+    quiet = agentctl("logs", runs[0]["flow_run_id"][:8], "--level", "ERROR")  # a run that logged no error
+    assert (quiet.code, quiet.out) == (0, "")
+    assert f"no log lines at ERROR or above for run {runs[0]['flow_run_id']}" in quiet.err
 
 
 def test_the_live_table_follows_each_chunk_as_it_runs(

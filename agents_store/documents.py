@@ -113,6 +113,11 @@ def _parse_text(text: str) -> Any:
         raise InvalidAgent(f"the document nests more than {MAX_DOCUMENT_DEPTH} levels deep") from e
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
+        if e.problem == "but found another document" and mark is not None:
+            raise InvalidAgent(
+                f"the file holds more than one YAML document (another starts at line {mark.line + 1}): "
+                "an agent file is one document; put each agent in a file of its own"
+            ) from e
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise InvalidAgent(f"malformed YAML{where}: {_one_line(str(e.problem or e))}") from e
     except yaml.YAMLError as e:  # e.g. a control character: PyYAML's message spans two lines

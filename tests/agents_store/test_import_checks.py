@@ -349,3 +349,15 @@ def test_a_description_or_param_with_an_escape_sequence_is_refused_and_line_brea
     ]
     fine = parse_definition({**doc, "description": "two\nlines\tand a tab", "params": {"p": "a\r\nb"}})
     assert fine.description == "two\nlines\tand a tab"
+
+
+def test_two_yaml_documents_in_one_file_are_refused_saying_so() -> None:
+    """It said "malformed YAML at line 4, column 1: but found another document"."""
+    one = f"name: n\nloom_url: {LOOM}\nchunks: []\n"
+    with pytest.raises(InvalidAgent) as caught:
+        load_definition(one + "---\n" + one)
+    assert str(caught.value) == (
+        "the file holds more than one YAML document (another starts at line 4): an agent file is one "
+        "document; put each agent in a file of its own"
+    )
+    assert load_definition("---\n" + one).name == "n"  # a single document may start with ---

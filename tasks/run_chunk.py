@@ -19,7 +19,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import ValidationError
 
-from agents_store.models import Action, BrowserAction, HttpAction, SleepAction, url_scheme
+from agents_store.models import Action, BrowserAction, GotoAction, HttpAction, SleepAction, url_scheme
 from agents_store.templates import references
 from tasks.browser.actions import (
     BrowserActionContext,
@@ -34,7 +34,7 @@ from tasks.http import UrlGuard, idempotency_key, run_http_action
 from tasks.runtime import AttemptRecord, RunRuntime, no_retry_helps, worth_retrying
 from tasks.secrets import secrets_in
 from tasks.steps import ChunkResult, ChunkStep
-from tasks.templating import as_text, render
+from tasks.templating import as_text, render, render_url
 
 __all__ = ["run_chunk"]
 
@@ -205,6 +205,8 @@ def _render(action: Action, runtime: RunRuntime) -> Action:
         TemplateError: the rendered value does not fit the field, naming it.
     """
     data = action.model_dump(by_alias=True, exclude_none=True)
+    if isinstance(action, GotoAction | HttpAction):
+        data = {**data, "url": render_url(action.url, runtime.templates)}
     rendered = render(data, runtime.templates)
     try:
         return type(action).model_validate(rendered)

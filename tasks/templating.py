@@ -15,7 +15,7 @@ from typing import Any
 from agents_store.templates import TEMPLATE, Reference, parse_reference
 from tasks.errors import TemplateError
 
-__all__ = ["TemplateContext", "as_text", "render"]
+__all__ = ["TemplateContext", "as_text", "render", "render_url"]
 
 
 @dataclass
@@ -46,6 +46,38 @@ def render(value: Any, context: TemplateContext) -> Any:
     if isinstance(value, list):
         return [render(v, context) for v in value]
     return value
+
+
+def render_url(url: str, context: TemplateContext) -> str:
+    """A ``goto`` or ``http`` URL with its templates replaced, a value inside a query parameter
+    percent-encoded: ``?q={{ params.q }}&page=1`` with "fish & chips #1" sent ``q=fish%20`` and
+    ``%20chips%20`` as two parameters and dropped the rest after ``#``, and the run said Completed.
+
+    Elsewhere a value goes in as it is: a base URL (``{{ params.base_url }}/records``), a path, a
+    whole query (``?{{ params.query }}``), a parameter's name.
+
+    Raises:
+        TemplateError: a name with no value.
+    """
+    from urllib.parse import quote
+
+    out: list[str] = []
+    position = 0
+    for match in TEMPLATE.finditer(url):
+        out.append(url[position : match.start()])
+        text = as_text(_lookup(parse_reference(match.group(1)), context))
+        out.append(quote(text, safe="") if _in_a_query_value("".join(out)) else text)
+        position = match.end()
+    out.append(url[position:])
+    return "".join(out)
+
+
+def _in_a_query_value(before: str) -> bool:
+    """Whether text put after ``before`` is (part of) the value of a ``name=value`` query parameter."""
+    if "?" not in before:
+        return False
+    query = before.split("?", 1)[1]
+    return "#" not in query and "=" in query.rsplit("&", 1)[-1]
 
 
 def _lookup(ref: Reference, context: TemplateContext) -> Any:

@@ -75,7 +75,14 @@ class LocalSite:
         ) -> JSONResponse:
             """Records the request; answers ``status`` (with Retry-After) to the first ``fail`` calls."""
             body = (await request.body()).decode("utf-8", "replace")
-            self.requests.append({"name": name, "headers": dict(request.headers), "body": body})
+            self.requests.append(
+                {
+                    "name": name,
+                    "headers": dict(request.headers),
+                    "body": body,
+                    "query": dict(request.query_params),
+                }
+            )
             self.hits[f"receive:{name}"] += 1
             if self.hits[f"receive:{name}"] <= fail:
                 headers = {"Retry-After": retry_after} if retry_after else {}

@@ -172,6 +172,27 @@ def test_a_refused_action_is_not_tried_again(
     assert chunk.error_details["attempts"] == 1
 
 
+def test_a_param_inside_a_query_parameter_reaches_the_receiver_whole(
+    sqlite_engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, base_url: str, site: LocalSite
+) -> None:
+    """``?term={{ params.term }}&page=1`` with "fish & chips #1" sent term "fish " and a param
+    " chips " and dropped the rest after the #, page included; the run said Completed."""
+    agent = make_agent(
+        sqlite_engine_store,
+        [
+            {
+                "name": "Search",
+                "actions": [
+                    {"type": "http", "url": f"{base_url}/receive/q?term={{{{ params.term }}}}&page=1"}
+                ],
+            }
+        ],
+        params={"term": "fish & chips #1"},
+    )
+    assert run_flow(agent).is_completed()
+    assert [r["query"] for r in site.received("q")] == [{"term": "fish & chips #1", "page": "1"}]
+
+
 def test_a_secret_can_come_from_a_prefect_secret_block(
     sqlite_engine_store: AgentStore,
     make_agent: MakeAgent,

@@ -43,7 +43,7 @@ as ``__cause__`` (``raise ... from e``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "TemplateError",
     "VersionConflict",
     "VersionNotFound",
+    "error_chain",
 ]
 
 
@@ -216,3 +217,15 @@ class TemplateError(ExecutionError):
 
     Here rather than in ``tasks``: the template syntax is part of the agent format, and an import
     checks it (``agents_store.templates``)."""
+
+
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and its causes (``raise … from``) or contexts, innermost last: what a command's
+    last line is about may sit under what its libraries wrapped it in (typer's exit for a Ctrl+C,
+    Prefect's client's errors)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

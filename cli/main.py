@@ -22,7 +22,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 import typer
 
-from agents_store.errors import AgentctlError, ConfigError
+from agents_store.errors import AgentctlError, ConfigError, error_chain
 from cli import agents, approvals, dashboard, deployments, github, runs, versions
 from cli._context import CliState, err_console
 from cli.demo import command as demo_command
@@ -103,7 +103,8 @@ def main() -> None:
         err_console.print("agentctl: interrupted", markup=False)
         sys.exit(130)
     except SystemExit as e:
-        if e.code == 130 and _caused_by(e, KeyboardInterrupt):  # typer made Ctrl+C a silent exit
+        # typer turns Ctrl+C into a silent exit 130; say why the command ended
+        if e.code == 130 and any(isinstance(c, KeyboardInterrupt) for c in error_chain(e)):
             err_console.print("agentctl: interrupted", markup=False)
         raise
     except Exception as e:
@@ -142,15 +143,6 @@ def _run_note() -> str:
     """Said only when a run was going: `logs --follow` stopped so told of a run ending Crashed."""
     live = sys.modules.get("cli._live")
     return " (the run in progress ends Crashed)" if live is not None and live.a_run_started() else ""
-
-
-def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, kind):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _is_sigterm(error: BaseException) -> bool:

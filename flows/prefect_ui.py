@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-from agents_store.errors import PrefectUnavailable
+from agents_store.errors import PrefectUnavailable, error_chain
 
 __all__ = [
     "embedded_mode",
@@ -89,7 +88,7 @@ def prefect_unavailable_behind(error: BaseException) -> PrefectUnavailable | Non
     can mean something else (a real Prefect's 404 for a missing object), so the API is asked again:
     only a failed check turns ``error`` into ``PrefectUnavailable``.
     """
-    if not any(_from_prefect_client(e) for e in _chain(error)) or embedded_mode():
+    if not any(_from_prefect_client(e) for e in error_chain(error)) or embedded_mode():
         return None
     return _probe(_api_url())
 
@@ -99,16 +98,6 @@ def _from_prefect_client(error: BaseException) -> bool:
         return True
     httpx = sys.modules.get("httpx")  # not imported: no httpx error can have been raised
     return httpx is not None and isinstance(error, httpx.HTTPError)
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and its causes (``raise … from``) or contexts, innermost last."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def _api_url() -> str:
@@ -144,7 +133,7 @@ def _unavailable_message(url: str, error: BaseException) -> str:
     ends_in_api = "api" in parts.path.strip("/").split("/")
     reason = str(error)
     refused = False
-    for e in _chain(error):
+    for e in error_chain(error):
         if isinstance(e, httpx.HTTPStatusError):
             code = f"{e.response.status_code} {e.response.reason_phrase}".strip()
             if e.response.status_code in (401, 403):

@@ -333,7 +333,7 @@ def _name_problems(definition: AgentDefinition) -> list[str]:
     problems = [
         f"{where}: {name!r} must be one line, without control characters (a line break, a tab…)"
         for where, name in named
-        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+        if any(_is_control(c) for c in name)
     ]
     # Text a person reads (a description) or a run types (a param) may span lines, but an escape
     # sequence in it repainted the terminal that `agentctl show` printed it to.
@@ -351,9 +351,14 @@ def _name_problems(definition: AgentDefinition) -> list[str]:
 def _control_in(text: str) -> str:
     """The first control character other than a line break or a tab, escaped (``\\x1b``); "" if none."""
     for c in text:
-        if (ord(c) < 0x20 and c not in "\n\r\t") or ord(c) == 0x7F:
+        if _is_control(c) and c not in "\n\r\t":
             return f"\\x{ord(c):02x}"
     return ""
+
+
+def _is_control(c: str) -> bool:
+    """C0, DEL and C1 (U+0080-U+009F: U+009B starts an escape sequence on terminals as ESC [ does)."""
+    return ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
 
 
 def _runnable_problems(definition: AgentDefinition) -> list[str]:

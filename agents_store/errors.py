@@ -33,6 +33,7 @@ as ``__cause__`` (``raise ... from e``).
         │   ├── ElementNotFound
         │   ├── AssertionFailed
         │   ├── HttpActionFailed
+        │   ├── UnusableUrl                a URL no browser can open (relative, from a param)
         │   └── UnsafeAction               a dangerous URL, path or secret destination
         ├── RunRefused                     a run may not start (e.g. chunks need review)
         ├── ChunkFailed                    a chunk failed after its last attempt

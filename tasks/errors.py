@@ -19,6 +19,7 @@ __all__ = [
     "HttpActionFailed",
     "TemplateError",
     "UnsafeAction",
+    "UnusableUrl",
 ]
 
 
@@ -62,6 +63,11 @@ class HttpActionFailed(ActionError):
     def __init__(self, message: str, *, status: int | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.status = status
+
+
+class UnusableUrl(ActionError):
+    """A ``goto`` URL, known only at run time, that no page can open (a relative one): not
+    dangerous, but no retry opens it either."""
 
 
 class UnsafeAction(ActionError):

@@ -85,11 +85,12 @@ RUN_CANCELLED: ContextVar[asyncio.Event | None] = ContextVar("agentctl_run_cance
 
 def no_retry_helps(error: BaseException) -> bool:
     """A failure the same action fails again with: a refusal (a ``file:`` URL, an upload outside its
-    folder, a secret sent to a host it is not bound to) or a template with no value. A refused
+    folder, a secret sent to a host it is not bound to), a relative ``goto`` URL or a template with
+    no value. A refused
     ``goto`` went through all its retries, each refused alike."""
-    from tasks.errors import TemplateError, UnsafeAction
+    from tasks.errors import TemplateError, UnsafeAction, UnusableUrl
 
-    return isinstance(error, UnsafeAction | TemplateError)
+    return isinstance(error, UnsafeAction | UnusableUrl | TemplateError)
 
 
 def worth_retrying(_task: object, _task_run: object, state: Any) -> bool:

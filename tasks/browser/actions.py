@@ -47,6 +47,7 @@ from tasks.errors import (
     AssertionFailed,
     ElementNotFound,
     UnsafeAction,
+    UnusableUrl,
 )
 
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ async def _goto(action: GotoAction, ctx: BrowserActionContext) -> Outcome:
     url = browser_url(action.url)
     problem = goto_url_problem(url, allow_unsafe_urls=ctx.allow_unsafe_urls)
     if problem is not None:  # checked at import for a literal URL; one from a param lands here
-        refusal = UnsafeAction if url_scheme(url) else ActionError  # a relative URL is not dangerous
+        refusal = UnsafeAction if url_scheme(url) else UnusableUrl  # a relative URL is not dangerous
         raise refusal(problem, page_url=ctx.page.url)
     timeout = _timeout(action, ctx)
     try:

@@ -347,6 +347,8 @@ def test_a_description_or_param_with_an_escape_sequence_is_refused_and_line_brea
         "description: holds a control character (\\x1b); only line breaks and tabs may be there",
         "params.p: holds a control character (\\x1b); only line breaks and tabs may be there",
     ]
+    with pytest.raises(InvalidAgent, match=r"description: holds a control character \(\\x9b\)"):
+        parse_definition({**doc, "description": "csi \x9b31m", "params": {}})  # one-byte ESC [
     fine = parse_definition({**doc, "description": "two\nlines\tand a tab", "params": {"p": "a\r\nb"}})
     assert fine.description == "two\nlines\tand a tab"
 

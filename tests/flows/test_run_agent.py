@@ -153,14 +153,16 @@ def test_a_param_sent_as_a_json_number_is_typed_into_a_field_as_its_text(
     assert [(r["title"], r["amount"]) for r in site.demo.records] == [("true", "12.5")]
 
 
+@pytest.mark.parametrize(("page", "error"), [("file", "UnsafeAction"), ("//etc/passwd", "UnusableUrl")])
 def test_a_refused_action_is_not_tried_again(
-    engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, tmp_path: Path
+    engine_store: AgentStore, make_agent: MakeAgent, run_flow: RunFlow, tmp_path: Path, page: str, error: str
 ) -> None:
-    """A goto refused for its file: URL (from a param) went through every retry, refused alike."""
+    """A goto refused for its file: URL, or for a URL no page can open (from a param), went through
+    every retry, refused alike."""
     agent = make_agent(
         engine_store,
         [{"name": "Open", "actions": [{"type": "goto", "url": "{{ params.page }}"}]}],
-        params={"page": (tmp_path / "local.html").as_uri()},
+        params={"page": (tmp_path / "local.html").as_uri() if page == "file" else page},
         settings={"retries": 2, "retry_delay_seconds": 0, "action_timeout_ms": 3000},
     )
     state = run_flow(agent)
@@ -168,7 +170,7 @@ def test_a_refused_action_is_not_tried_again(
     [chunk] = engine_store.get(agent.id).chunks
     assert (chunk.status, chunk.attempts) == (ChunkStatus.FAILED, 1)
     assert chunk.error_details is not None
-    assert chunk.error_details["type"] == "UnsafeAction"
+    assert chunk.error_details["type"] == error
     assert chunk.error_details["attempts"] == 1
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agents_store.documents import parse_definition
-from agents_store.models import AgentDefinition
+from agents_store.models import Agent, AgentDefinition
 from agents_store.store import RunRecord, RunStatus
 
 LOOM = "https://www.loom.com/share/4f3c2a1b0d9e8f7a6b5c4d3e2f1a0b9c"
@@ -62,3 +62,19 @@ def run_record(agent_id: uuid.UUID, **fields: Any) -> RunRecord:
         "started_at": datetime.now(UTC),
     }
     return RunRecord(**{**values, **fields})
+
+
+def paused_run_record(agent: Agent, pid: int) -> RunRecord:
+    """A verification run of ``agent`` waiting for the approval of its first chunk, run by ``pid``
+    on this host (a live pid keeps it paused; a dead one has the dashboard settle it)."""
+    import socket
+
+    awaiting = {"kind": "approval", "order": 1, "chunk_id": str(agent.chunks[0].id), "key": "approve-x"}
+    return run_record(
+        agent.id,
+        status=RunStatus.PAUSED,
+        mode="verification",
+        awaiting=awaiting,
+        host=socket.gethostname(),
+        pid=pid,
+    )

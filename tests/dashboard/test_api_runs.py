@@ -340,22 +340,12 @@ async def test_a_run_whose_process_died_is_settled_before_a_page_or_an_answer_be
     """The dashboard running a paused run was killed (SIGKILL) and restarted: its open run page kept
     showing Paused with buttons, and an answer was sent on to Prefect (200), which set the run
     Running with nothing to run it — until some other page happened to load."""
-    import socket
-
-    from tests.factories import run_record
+    from tests.factories import paused_run_record
 
     agent = quick_agent(quick_chunks(1))
     dead = await asyncio.create_subprocess_exec("true")
     await dead.wait()
-    awaiting = {"kind": "approval", "order": 1, "chunk_id": str(agent.chunks[0].id), "key": "approve-x"}
-    record = run_record(
-        agent.id,
-        status=RunStatus.PAUSED,
-        mode="verification",
-        awaiting=awaiting,
-        host=socket.gethostname(),
-        pid=dead.pid,
-    )
+    record = paused_run_record(agent, dead.pid)
     store.record_run(record)
     store.reset_chunks([agent.chunks[0].id], run_id=record.flow_run_id)
     store.update_chunk_status(agent.chunks[0].id, ChunkStatus.AWAITING_APPROVAL, run_id=record.flow_run_id)

@@ -111,18 +111,10 @@ async def test_a_delete_with_prefect_down_deletes_nothing(
 async def test_a_decision_with_prefect_down_is_refused(
     prefect_down: str, api: httpx.AsyncClient, local_agent: MakeAgent, store: AgentStore
 ) -> None:
-    from tests.factories import run_record
+    from tests.factories import paused_run_record
 
     agent = local_agent()
-    awaiting = {"kind": "approval", "order": 1, "chunk_id": str(agent.chunks[0].id), "key": "approve-x"}
-    record = run_record(
-        agent.id,
-        status=RunStatus.PAUSED,
-        mode="verification",
-        awaiting=awaiting,
-        host=socket.gethostname(),
-        pid=os.getpid(),  # the dashboard's own process: alive, not settled on the way
-    )
+    record = paused_run_record(agent, os.getpid())  # alive (this process): not settled on the way
     store.record_run(record)
 
     answer = api.post(
